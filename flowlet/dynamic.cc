@@ -1,0 +1,512 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// flowteam — flowlet switching (FLARE / CONGA / LetFlow), see dynamic.h.
+#include "flowlet/dynamic.h"
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstdlib>
+#include <new>
+#include <stdexcept>
+#include <string>
+
+#ifdef __linux__
+#include <sys/mman.h>
+#endif
+
+namespace flowteam::flowlet {
+
+namespace {
+
+// One flowlet-table entry. 16 bytes, 16-aligned, so four share a cache line
+// and none straddles two.
+struct alignas(16) Entry {
+    // bits 0..55: last-seen tick (modulo 2^56: ~208 days at 4 GHz before an
+    // idle entry could alias as active); bits 56..63: member, kNoMember = empty.
+    std::uint64_t stamp;
+    std::uint32_t sig;           // full flow hash of the flow owning the entry
+    std::uint32_t period_bytes;  // bytes mapped here in the rebalance period of last-seen (saturating)
+};
+static_assert(sizeof(Entry) == kFlowletEntryBytes, "flowlet entry must stay 16 bytes");
+static_assert(alignof(Entry) == 16);
+static_assert(64 % sizeof(Entry) == 0, "entries must not straddle cache lines");
+static_assert((kMaxFlowletEntries & (kMaxFlowletEntries - 1)) == 0);
+static_assert((kMinFlowletEntries & (kMinFlowletEntries - 1)) == 0);
+
+constexpr unsigned kStampBits = 56;
+constexpr std::uint64_t kStampMask = (std::uint64_t{1} << kStampBits) - 1;
+// An age beyond half the stamp range means `now` went backwards: treat as just seen.
+constexpr std::uint64_t kHalfStamp = std::uint64_t{1} << (kStampBits - 1);
+constexpr Tick kMaxDelta = Tick{1} << 54;
+constexpr std::uint64_t kEmptyStamp = std::uint64_t{kNoMember} << kStampBits;
+constexpr std::uint64_t kFibonacci64 = 0x9E3779B97F4A7C15ull;
+constexpr std::size_t kHugePage = std::size_t{2} << 20;
+
+struct FreeDeleter {
+    void operator()(Entry* p) const noexcept { std::free(p); }
+};
+
+std::uint64_t splitmix64(std::uint64_t x) {
+    x += 0x9E3779B97F4A7C15ull;
+    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+    return x ^ (x >> 31);
+}
+
+std::uint32_t round_up_pow2(std::uint32_t v) {
+    std::uint32_t p = kMinFlowletEntries;
+    while (p < v) p <<= 1;
+    return p;
+}
+
+unsigned log2_exact(std::uint32_t v) { return static_cast<unsigned>(__builtin_ctz(v)); }
+
+// Per-burst copy of the member view (STYLE §3): dense active list, membership
+// mask and normalised shares. Only the slots of active members are written
+// (and read): no per-burst clearing of the arrays.
+struct Snapshot {
+    std::uint32_t up_mask;
+    std::uint8_t n;
+    std::array<std::uint8_t, kMaxMembers> act;   // active members, ascending
+    std::array<double, kMaxMembers> frac;        // share / total share, per member index
+    std::array<double, kMaxMembers> inv;         // 1 / frac, per member index (load = X * inv)
+    std::array<double, kMaxMembers> cum;         // cumulative frac, per position in act
+};
+
+void snapshot(const MemberView& v, Snapshot& s) {
+    s.up_mask = 0;
+    s.n = 0;
+    const unsigned n_in = std::min<unsigned>(v.n_active, kMaxMembers);
+    for (unsigned k = 0; k < n_in; ++k) {
+        const std::uint8_t m = v.active[k];
+        if (m >= kMaxMembers || ((s.up_mask >> m) & 1u) != 0) continue;   // defensive: bad or duplicate index
+        s.up_mask |= 1u << m;
+        s.act[s.n++] = m;
+    }
+    if (s.n == 0) return;
+    bool all_w = true, all_c = true;
+    for (unsigned k = 0; k < s.n; ++k) {
+        all_w = all_w && v.weight[s.act[k]] > 0;
+        all_c = all_c && v.capacity_bps[s.act[k]] > 0;
+    }
+    std::array<double, kMaxMembers> share;
+    double total = 0;
+    for (unsigned k = 0; k < s.n; ++k) {
+        const std::uint8_t m = s.act[k];
+        share[k] = all_w ? static_cast<double>(v.weight[m]) : all_c ? static_cast<double>(v.capacity_bps[m]) : 1.0;
+        total += share[k];
+    }
+    const double inv_total = 1.0 / total;
+    double run = 0;
+    for (unsigned k = 0; k < s.n; ++k) {
+        const std::uint8_t m = s.act[k];
+        s.frac[m] = share[k] * inv_total;
+        s.inv[m] = total / share[k];
+        run += s.frac[m];
+        s.cum[k] = run;
+    }
+    s.cum[s.n - 1] = 1.0;   // guard against rounding: the last member closes the interval
+}
+
+// Stand-in for BurstView::bytes == nullptr: every packet weighs 1.
+constexpr std::array<std::uint32_t, kBurstSize> kOnes = [] {
+    std::array<std::uint32_t, kBurstSize> a{};
+    for (auto& x : a) x = 1;
+    return a;
+}();
+
+} // namespace
+
+bool parse_policy(std::string_view s, Policy& out) {
+    if (s == "least-loaded" || s == "least_loaded") {
+        out = Policy::least_loaded;
+    } else if (s == "tokens") {
+        out = Policy::tokens;
+    } else if (s == "random") {
+        out = Policy::random;
+    } else {
+        return false;
+    }
+    return true;
+}
+
+const char* to_string(Policy p) {
+    switch (p) {
+    case Policy::least_loaded: return "least-loaded";
+    case Policy::tokens: return "tokens";
+    case Policy::random: return "random";
+    }
+    return "?";
+}
+
+struct Dynamic::Impl {
+    DynamicConfig cfg;
+    DynamicCounters ctr;
+    std::unique_ptr<Entry, FreeDeleter> table;
+    std::uint32_t entries = 0;
+    unsigned index_shift = 0;   // 64 - log2(entries)
+
+    // CONGA discounting rate estimator, per member index.
+    std::array<double, kMaxMembers> dre{};
+    std::array<double, 64> decay_pow2{};   // (1 - alpha)^(2^i)
+    std::uint64_t decay_zero_after = 0;    // periods after which X has decayed to nothing
+    Tick dre_last = 0;
+    bool started = false;
+
+    // FLARE tokens, per member index (clamped to +-token_bound_bytes).
+    std::array<double, kMaxMembers> tokens{};
+
+    // LetFlow RNG (xorshift64*).
+    std::uint64_t rng = 1;
+
+    // Forced rebalancing: byte counts per member over the current and the
+    // previous period; at most one armed move per period.
+    Tick rb_cur_start = 0;
+    Tick rb_prev_start = 0;
+    std::array<std::uint64_t, kMaxMembers> rb_bytes_cur{};
+    bool rb_armed = false;
+    std::uint8_t rb_from = 0;
+    std::uint8_t rb_to = 0;
+    double rb_max_bytes = 0;   // a candidate flow must have sent fewer bytes last period
+
+    explicit Impl(const DynamicConfig& c);
+
+    std::uint32_t index(std::uint32_t h) const {
+        return static_cast<std::uint32_t>((std::uint64_t{h} * kFibonacci64) >> index_shift);
+    }
+
+    std::uint64_t next_random() {
+        std::uint64_t x = rng;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        rng = x;
+        return x * 0x2545F4914F6CDD1Dull;
+    }
+
+    void advance(Tick now, const Snapshot& sn);
+
+    // Per-burst working state of the tokens policy.
+    struct Burst {
+        double bytes;                              // bytes assigned so far in this call
+        std::array<double, kMaxMembers> paid;      // bytes paid per member in this call (active slots only)
+    };
+
+    template <Policy P>
+    std::uint8_t pick(const Snapshot& sn, const Burst& bu);
+
+    template <Policy P, bool kRebalance>
+    void run(const std::uint32_t* hash, const std::uint32_t* bytes, std::uint16_t n, Tick now,
+             const Snapshot& sn, Burst& bu, std::uint8_t* out);
+
+    template <Policy P>
+    void run_all(const BurstView& burst, const Snapshot& sn, Burst& bu, std::uint8_t* out);
+};
+
+Dynamic::Impl::Impl(const DynamicConfig& c) : cfg(c) {
+    if (cfg.table_entries == 0 || cfg.table_entries > kMaxFlowletEntries)
+        throw std::invalid_argument("flowlet table_entries must be between 1 and " +
+                                    std::to_string(kMaxFlowletEntries) + ", got " +
+                                    std::to_string(cfg.table_entries));
+    if (cfg.delta >= kMaxDelta)
+        throw std::invalid_argument("flowlet delta must be below 2^54 ticks, got " + std::to_string(cfg.delta));
+    if (cfg.policy != Policy::least_loaded && cfg.policy != Policy::tokens && cfg.policy != Policy::random)
+        throw std::invalid_argument("flowlet policy must be least-loaded, tokens or random");
+    if (cfg.dre_alpha_shift < 1 || cfg.dre_alpha_shift > 16)
+        throw std::invalid_argument("flowlet dre_alpha_shift must be between 1 and 16, got " +
+                                    std::to_string(cfg.dre_alpha_shift));
+    if (cfg.rebalance_threshold_pct > 99)
+        throw std::invalid_argument("flowlet rebalance_threshold_pct must be between 0 and 99, got " +
+                                    std::to_string(cfg.rebalance_threshold_pct));
+    if (cfg.token_bound_bytes == 0 || cfg.token_bound_bytes > (std::uint64_t{1} << 40))
+        throw std::invalid_argument("flowlet token_bound_bytes must be between 1 and 2^40, got " +
+                                    std::to_string(cfg.token_bound_bytes));
+
+    entries = round_up_pow2(cfg.table_entries);
+    cfg.table_entries = entries;
+    index_shift = 64 - log2_exact(entries);
+    if (cfg.dre_period == 0) cfg.dre_period = std::max<Tick>(1, cfg.delta / 4);
+
+    const double keep = 1.0 - std::ldexp(1.0, -static_cast<int>(cfg.dre_alpha_shift));
+    double f = keep;
+    for (auto& d : decay_pow2) {
+        d = f;
+        f *= f;
+    }
+    // (1-alpha)^k < 2^-80 -> X (bytes, < 2^64) is gone.
+    decay_zero_after = static_cast<std::uint64_t>(std::ceil(-80.0 / std::log2(keep)));
+
+    rng = splitmix64(cfg.seed);
+    if (rng == 0) rng = 0x2545F4914F6CDD1Dull;
+
+    const std::size_t bytes = std::size_t{entries} * sizeof(Entry);
+    const std::size_t align = bytes >= kHugePage ? kHugePage : 64;
+    const std::size_t alloc = (bytes + align - 1) / align * align;
+    void* p = std::aligned_alloc(align, alloc);
+    if (p == nullptr) throw std::bad_alloc();
+#ifdef __linux__
+    // Best effort: a large table is accessed at random, huge pages save TLB misses.
+    if (align == kHugePage) (void)::madvise(p, alloc, MADV_HUGEPAGE);
+#endif
+    table.reset(static_cast<Entry*>(p));
+    Entry* t = table.get();
+    for (std::uint32_t i = 0; i < entries; ++i) t[i] = Entry{kEmptyStamp, 0, 0};
+}
+
+// Lazy estimator decay and the rebalance check, once per burst.
+void Dynamic::Impl::advance(Tick now, const Snapshot& sn) {
+    if (!started) {
+        started = true;
+        dre_last = now;
+        rb_cur_start = rb_prev_start = now;
+    }
+    if (now >= dre_last + cfg.dre_period) {
+        const std::uint64_t periods = (now - dre_last) / cfg.dre_period;
+        if (periods != 0) {
+            dre_last += periods * cfg.dre_period;
+            double factor = 0;
+            if (periods < decay_zero_after) {
+                factor = 1.0;
+                for (std::uint64_t p = periods, i = 0; p != 0; p >>= 1, ++i)
+                    if (p & 1u) factor *= decay_pow2[i];
+            }
+            for (auto& x : dre) x *= factor;
+        }
+    }
+    if (cfg.rebalance_period == 0 || now < rb_cur_start || now - rb_cur_start < cfg.rebalance_period) return;
+
+    // New rebalance period: [rb_prev_start, rb_cur_start) is complete.
+    const std::array<std::uint64_t, kMaxMembers> prev = rb_bytes_cur;
+    rb_bytes_cur.fill(0);
+    rb_prev_start = rb_cur_start;
+    rb_cur_start = now;
+    rb_armed = false;
+    if (sn.n < 2) return;
+    // Normalised loads over the last period: bytes / share.
+    std::uint8_t hi = sn.act[0], lo = sn.act[0];
+    double hi_load = static_cast<double>(prev[hi]) * sn.inv[hi], lo_load = hi_load;
+    for (unsigned k = 1; k < sn.n; ++k) {
+        const std::uint8_t m = sn.act[k];
+        const double l = static_cast<double>(prev[m]) * sn.inv[m];
+        if (l > hi_load) {
+            hi_load = l;
+            hi = m;
+        }
+        if (l < lo_load) {
+            lo_load = l;
+            lo = m;
+        }
+    }
+    const double spread = hi_load - lo_load;
+    if (hi_load <= 0 || spread * 100.0 <= static_cast<double>(cfg.rebalance_threshold_pct) * hi_load) return;
+    // Moving f bytes/period from hi to lo narrows the spread iff
+    // f * (inv[hi] + inv[lo]) < 2 * spread; anything larger would overshoot
+    // and make the flow ping-pong between the two members.
+    rb_armed = true;
+    rb_from = hi;
+    rb_to = lo;
+    rb_max_bytes = 2.0 * spread / (sn.inv[hi] + sn.inv[lo]);
+}
+
+template <>
+std::uint8_t Dynamic::Impl::pick<Policy::least_loaded>(const Snapshot& sn, const Burst&) {
+    std::uint8_t best = sn.act[0];
+    double best_load = dre[best] * sn.inv[best];
+    for (unsigned k = 1; k < sn.n; ++k) {
+        const std::uint8_t m = sn.act[k];
+        const double l = dre[m] * sn.inv[m];
+        if (l < best_load) {
+            best_load = l;
+            best = m;
+        }
+    }
+    return best;
+}
+
+template <>
+std::uint8_t Dynamic::Impl::pick<Policy::tokens>(const Snapshot& sn, const Burst& bu) {
+    std::uint8_t best = sn.act[0];
+    double best_tok = tokens[best] + bu.bytes * sn.frac[best] - bu.paid[best];
+    for (unsigned k = 1; k < sn.n; ++k) {
+        const std::uint8_t m = sn.act[k];
+        const double t = tokens[m] + bu.bytes * sn.frac[m] - bu.paid[m];
+        if (t > best_tok) {
+            best_tok = t;
+            best = m;
+        }
+    }
+    return best;
+}
+
+template <>
+std::uint8_t Dynamic::Impl::pick<Policy::random>(const Snapshot& sn, const Burst&) {
+    const double u = static_cast<double>(next_random() >> 11) * 0x1p-53;   // [0, 1)
+    unsigned k = 0;   // number of cumulative bounds <= u (branch-free: the outcome is random)
+    for (unsigned j = 0; j + 1 < sn.n; ++j) k += u >= sn.cum[j] ? 1u : 0u;
+    return sn.act[k];
+}
+
+template <Policy P, bool kRebalance>
+void Dynamic::Impl::run(const std::uint32_t* hash, const std::uint32_t* bytes, std::uint16_t n, Tick now,
+                        const Snapshot& sn, Burst& bu, std::uint8_t* out) {
+    Entry* const t = table.get();
+    std::uint32_t idx[kBurstSize];
+    // Pass 1: indices for the whole burst, entries prefetched for writing so
+    // that the cache misses of all packets overlap.
+    for (std::uint16_t i = 0; i < n; ++i) {
+        idx[i] = index(hash[i]);
+        __builtin_prefetch(&t[idx[i]], 1, 3);
+    }
+
+    const std::uint64_t now56 = now & kStampMask;
+    const Tick delta = cfg.delta;
+    const std::uint32_t up_mask = sn.up_mask;
+    // Entry ages (ticks since last seen) that place its period_bytes in the
+    // current / previous rebalance period.
+    const Tick since_cur = now >= rb_cur_start ? now - rb_cur_start : 0;
+    const Tick since_prev = now >= rb_prev_start ? now - rb_prev_start : 0;
+    std::uint64_t n_start = 0, n_new = 0, n_moves = 0, n_lost = 0, n_coll = 0, n_rb = 0;
+
+    // Pass 2: decide. Counters are updated without branches: whether a
+    // packet changes member is as good as random to the branch predictor.
+    for (std::uint16_t i = 0; i < n; ++i) {
+        Entry& e = t[idx[i]];
+        const std::uint32_t h = hash[i];
+        const std::uint32_t b = bytes[i];
+        const std::uint64_t st = e.stamp;
+        const std::uint32_t sig = e.sig;
+        const auto m = static_cast<std::uint8_t>(st >> kStampBits);
+        std::uint64_t age = (now56 - st) & kStampMask;
+        age = age >= kHalfStamp ? 0 : age;   // `now` behind the stamp: just seen
+        const bool empty = m == kNoMember;
+        const bool same = sig == h;
+        // Idle >= delta (or never seen): a new flowlet, free to move.
+        const bool start = empty | (age >= delta);
+        // Active, but its member went down: move now (counted apart).
+        const bool lost = !start & (((up_mask >> (m & 31u)) & 1u) == 0);
+        const bool fresh = start & (empty | !same);   // the entry changes owner
+        std::uint8_t chosen = m;
+        if (start | lost) chosen = pick<P>(sn, bu);
+        n_start += start;
+        n_new += fresh;
+        n_moves += start & !fresh & (chosen != m);
+        n_lost += lost;
+        n_coll += !start & !same;
+        if constexpr (kRebalance) {
+            // Forced rebalance: the first packet, in this period, of a flow
+            // that was active in the previous one and whose size fits.
+            if (rb_armed) [[unlikely]] {
+                if (!(start | lost) && m == rb_from && age > since_cur && age <= since_prev && e.period_bytes != 0 &&
+                    static_cast<double>(e.period_bytes) < rb_max_bytes && ((up_mask >> rb_to) & 1u) != 0) {
+                    chosen = rb_to;
+                    rb_armed = false;
+                    ++n_rb;
+                }
+            }
+            // Bytes per rebalance period, reset when last seen in an earlier period.
+            std::uint32_t pb = (fresh | (age > since_cur)) ? 0u : e.period_bytes;
+            const std::uint32_t sum = pb + b;
+            pb = sum < pb ? ~std::uint32_t{0} : sum;
+            e.period_bytes = pb;
+            rb_bytes_cur[chosen] += b;
+        }
+        e.sig = fresh ? h : sig;
+        e.stamp = now56 | (std::uint64_t{chosen} << kStampBits);
+
+        const auto bd = static_cast<double>(b);
+        dre[chosen] += bd;
+        if constexpr (P == Policy::tokens) {
+            bu.bytes += bd;
+            bu.paid[chosen] += bd;
+        }
+        out[i] = chosen;
+    }
+    ctr.packets += n;
+    ctr.flowlet_starts += n_start;
+    ctr.new_flows += n_new;
+    ctr.member_moves += n_moves;
+    ctr.member_lost_moves += n_lost;
+    ctr.collisions += n_coll;
+    ctr.rebalance_moves += n_rb;
+}
+
+template <Policy P>
+void Dynamic::Impl::run_all(const BurstView& burst, const Snapshot& sn, Burst& bu, std::uint8_t* out) {
+    for (std::uint16_t base = 0; base < burst.n; base += kBurstSize) {
+        const auto n = static_cast<std::uint16_t>(std::min<unsigned>(kBurstSize, burst.n - base));
+        const std::uint32_t* bytes = burst.bytes != nullptr ? burst.bytes + base : kOnes.data();
+        if (cfg.rebalance_period != 0)
+            run<P, true>(burst.hash + base, bytes, n, burst.now, sn, bu, out + base);
+        else
+            run<P, false>(burst.hash + base, bytes, n, burst.now, sn, bu, out + base);
+    }
+}
+
+Dynamic::Dynamic(const DynamicConfig& cfg) : impl_(std::make_unique<Impl>(cfg)) {}
+Dynamic::~Dynamic() = default;
+Dynamic::Dynamic(Dynamic&&) noexcept = default;
+Dynamic& Dynamic::operator=(Dynamic&&) noexcept = default;
+
+void Dynamic::assign(const BurstView& burst, const MemberView& view, std::uint8_t* out) {
+    Impl& s = *impl_;
+    Snapshot sn;
+    snapshot(view, sn);
+    s.advance(burst.now, sn);
+    if (sn.n == 0) {
+        for (std::uint16_t i = 0; i < burst.n; ++i) out[i] = kNoMember;
+        s.ctr.packets += burst.n;
+        s.ctr.no_member += burst.n;
+        return;
+    }
+    Impl::Burst bu;
+    switch (s.cfg.policy) {
+    case Policy::least_loaded:
+        s.run_all<Policy::least_loaded>(burst, sn, bu, out);
+        break;
+    case Policy::tokens: {
+        bu.bytes = 0;
+        for (unsigned k = 0; k < sn.n; ++k) bu.paid[sn.act[k]] = 0;
+        s.run_all<Policy::tokens>(burst, sn, bu, out);
+        // Settle the burst: every up member earns its share of the bytes sent,
+        // the chosen ones paid theirs; bounded so no member drifts forever.
+        const auto bound = static_cast<double>(s.cfg.token_bound_bytes);
+        for (unsigned k = 0; k < sn.n; ++k) {
+            const std::uint8_t m = sn.act[k];
+            s.tokens[m] = std::clamp(s.tokens[m] + bu.bytes * sn.frac[m] - bu.paid[m], -bound, bound);
+        }
+        break;
+    }
+    case Policy::random:
+        s.run_all<Policy::random>(burst, sn, bu, out);
+        break;
+    }
+}
+
+const DynamicCounters& Dynamic::counters() const { return impl_->ctr; }
+const DynamicConfig& Dynamic::config() const { return impl_->cfg; }
+
+std::size_t Dynamic::memory_bytes() const {
+    return std::size_t{impl_->entries} * sizeof(Entry) + sizeof(Impl);
+}
+
+std::uint32_t Dynamic::active_entries(Tick now) const {
+    const Entry* t = impl_->table.get();
+    const std::uint64_t now56 = now & kStampMask;
+    std::uint32_t count = 0;
+    for (std::uint32_t i = 0; i < impl_->entries; ++i) {
+        const std::uint64_t st = t[i].stamp;
+        if ((st >> kStampBits) == kNoMember) continue;
+        std::uint64_t age = (now56 - st) & kStampMask;
+        if (age >= kHalfStamp) age = 0;
+        if (age < impl_->cfg.delta) ++count;
+    }
+    return count;
+}
+
+std::uint64_t Dynamic::member_load(std::uint8_t member) const {
+    return member < kMaxMembers ? static_cast<std::uint64_t>(impl_->dre[member]) : 0;
+}
+
+std::uint32_t Dynamic::entry_index(std::uint32_t hash) const { return impl_->index(hash); }
+
+} // namespace flowteam::flowlet

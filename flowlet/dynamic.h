@@ -1,21 +1,34 @@
 // SPDX-License-Identifier: BSD-3-Clause
 // flowteam — the `dynamic` distribution mode: flowlet switching.
 //
-// Per flow (hash-indexed entry, 16 bytes) a last-seen timestamp and a
-// member. A packet arriving after an idle gap >= delta starts a new flowlet,
-// which may go to another member chosen by a policy:
+// Per flow (hash-indexed entry, 16 bytes) a signature, a last-seen timestamp
+// and a member. A packet arriving after an idle gap >= delta starts a new
+// flowlet, which may go to another member chosen by a policy:
 //   - least_loaded : CONGA-style discounting rate estimator per member,
-//                    load = X / capacity; the least loaded active member wins
+//                    load = X / share; the least loaded active member wins
 //   - tokens       : FLARE token counting, members earn tokens in proportion
-//                    to their weight, the chosen member pays the bytes; the
+//                    to their share, the chosen member pays the bytes; the
 //                    member with most tokens wins
-//   - random       : LetFlow, uniformly random active member (weighted)
+//   - random       : LetFlow, random active member (weighted by share)
 // Optional periodic rebalancing moves flows that never pause (Windows
 // "Dynamic"); those moves may reorder and are counted apart.
+//
+// Key property: a flow's member changes only after the flow itself was idle
+// for >= delta, except for forced moves (rebalance_moves) and moves off a
+// member that went down (member_lost_moves). Flows whose hashes share an
+// entry share its member (counted in `collisions`); the entry is refreshed by
+// any packet mapped to it, so sharing never shortens anyone's gap.
+//
+// Member share: view.weight[m] when every active member has a non-zero
+// weight, otherwise view.capacity_bps[m] (equal shares when all are zero).
+//
+// Time: `now` must not go backwards for one Dynamic (one per TX lcore). A
+// timestamp that appears to lie in the future is treated as "just seen".
 //
 // No allocation after construction, no locks, no exceptions on the hot path.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string_view>
@@ -26,34 +39,41 @@ namespace flowteam::flowlet {
 
 enum class Policy : std::uint8_t { least_loaded, tokens, random };
 
-// Parse "least-loaded" | "tokens" | "random"; false when unknown.
+// Parse "least-loaded" (or "least_loaded") | "tokens" | "random"; false when unknown.
 bool parse_policy(std::string_view s, Policy& out);
 const char* to_string(Policy p);
 
+// Bytes per flowlet-table entry (signature, 56-bit last-seen, member, period bytes).
+inline constexpr std::size_t kFlowletEntryBytes = 16;
+inline constexpr std::uint32_t kMaxFlowletEntries = 1u << 27;   // 2 GiB of table
+inline constexpr std::uint32_t kMinFlowletEntries = 16;         // smaller requests are rounded up
+
 struct DynamicConfig {
-    std::uint32_t table_entries = 1u << 16;   // flowlet entries, power of two (rounded up)
-    Tick delta = 0;                           // flowlet gap in ticks (0 = every packet may move)
+    std::uint32_t table_entries = 1u << 16;   // flowlet entries, 1..2^27, rounded up to a power of two (>= 16)
+    Tick delta = 0;                           // flowlet gap in ticks (0 = every packet may move), < 2^54
     Policy policy = Policy::least_loaded;
     Tick dre_period = 0;                      // CONGA T_dre in ticks (0: derived = delta/4, min 1)
-    std::uint32_t dre_alpha_shift = 3;        // alpha = 1/2^shift (CONGA: tau = T_dre/alpha)
+    std::uint32_t dre_alpha_shift = 3;        // alpha = 1/2^shift, 1..16 (CONGA: tau = T_dre/alpha)
     Tick rebalance_period = 0;                // 0 = no forced rebalancing of non-pausing flows
-    std::uint32_t rebalance_threshold_pct = 10; // imbalance (load spread) that triggers a forced move
+    std::uint32_t rebalance_threshold_pct = 10; // load spread (max-min)/max, 0..99, that triggers a forced move
+    std::uint64_t token_bound_bytes = 1u << 20; // tokens policy: |token balance| per member is clamped to this (> 0)
     std::uint64_t seed = 1;                   // RNG seed (random policy)
 };
 
 struct DynamicCounters {
     std::uint64_t packets = 0;
-    std::uint64_t new_flows = 0;         // first packet seen on an empty/expired entry
+    std::uint64_t new_flows = 0;         // flowlet starts on an empty entry or one last used by another flow
     std::uint64_t flowlet_starts = 0;    // packets that began a flowlet (incl. new flows)
-    std::uint64_t member_moves = 0;      // flowlet starts that changed member
+    std::uint64_t member_moves = 0;      // flowlet starts of a known flow that changed member
     std::uint64_t rebalance_moves = 0;   // forced moves without a gap (may reorder)
-    std::uint64_t member_lost_moves = 0; // flows moved because their member went down
-    std::uint64_t collisions = 0;        // packets whose flow shared an entry with another flow
+    std::uint64_t member_lost_moves = 0; // active entries moved because their member went down
+    std::uint64_t collisions = 0;        // packets whose flow shared an active entry with another flow
     std::uint64_t no_member = 0;         // packets with no active member (kNoMember returned)
 };
 
 class Dynamic {
 public:
+    // Throws std::invalid_argument (one line, naming the field) on bad config.
     explicit Dynamic(const DynamicConfig& cfg);
     ~Dynamic();
     Dynamic(const Dynamic&) = delete;
@@ -62,17 +82,22 @@ public:
     Dynamic& operator=(Dynamic&&) noexcept;
 
     // Assign a member to each packet of the burst. `out[i]` is a member index
-    // from view.active, or kNoMember when no member is up.
+    // from view.active, or kNoMember when no member is up. burst.bytes may be
+    // nullptr (then every packet counts as 1 byte: balancing by packets).
     void assign(const BurstView& burst, const MemberView& view, std::uint8_t* out);
 
     const DynamicCounters& counters() const;
+    // The configuration in effect (table_entries rounded, dre_period derived).
     const DynamicConfig& config() const;
     std::size_t memory_bytes() const;      // flowlet table + estimator state
     std::uint32_t active_entries(Tick now) const; // entries seen within delta (telemetry; O(table))
 
-    // Current estimator load per member (bytes in the discounting window),
-    // for telemetry and tests.
+    // Current estimator load per member (bytes in the discounting window, as
+    // of the last burst), for telemetry and tests.
     std::uint64_t member_load(std::uint8_t member) const;
+
+    // Table slot of a flow hash (tests and telemetry: which hashes collide).
+    std::uint32_t entry_index(std::uint32_t hash) const;
 
 private:
     struct Impl;

@@ -1,0 +1,10 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// flowteam — subcommands. Each lives in its own cmd_<name>.cc.
+#pragma once
+
+namespace flowteam::apps {
+
+int cmd_rss(int argc, char** argv);
+int cmd_report(int argc, char** argv);
+
+} // namespace flowteam::apps

@@ -1,0 +1,109 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// flowlet::Dynamic: the per-packet decision of the `dynamic` mode.
+//
+// Args: {flows, policy, members, delta_us}. A pre-generated stream of flow
+// hashes (flows drawn uniformly at random) is cut into bursts of 32; time
+// advances 3.2 us per burst (10 Mpps) in 1-ns ticks. The table has 2 entries
+// per flow (1M flows -> 2M entries -> 32 MiB). With delta = 500 us (CONGA)
+// and many flows nearly every packet starts a flowlet (policy runs each
+// time); with delta = 1 s flows stay active (lookup + refresh only).
+#include <benchmark/benchmark.h>
+
+#include <cstdint>
+#include <random>
+#include <vector>
+
+#include "common/types.h"
+#include "flowlet/dynamic.h"
+
+namespace {
+
+using flowteam::BurstView;
+using flowteam::kBurstSize;
+using flowteam::MemberView;
+using flowteam::Tick;
+namespace fl = flowteam::flowlet;
+
+constexpr Tick kTicksPerBurst = 3200;   // 32 packets at 10 Mpps, 1 tick = 1 ns
+
+void BM_FlowletAssign(benchmark::State& state) {
+    const auto flows = static_cast<std::uint32_t>(state.range(0));
+    const auto policy = static_cast<fl::Policy>(state.range(1));
+    const auto members = static_cast<std::uint8_t>(state.range(2));
+    const auto delta_us = static_cast<Tick>(state.range(3));
+
+    fl::DynamicConfig cfg;
+    cfg.table_entries = 2 * flows;
+    cfg.delta = delta_us * 1000;
+    cfg.dre_period = 20'000;   // CONGA: T_dre 20 us, alpha 1/8 -> tau 160 us
+    cfg.policy = policy;
+    fl::Dynamic dyn(cfg);
+
+    MemberView view;
+    view.n_members = members;
+    for (std::uint8_t m = 0; m < members; ++m) {
+        view.active[view.n_active++] = m;
+        view.active_mask |= 1u << m;
+        view.weight[m] = 1;
+        view.capacity_bps[m] = 10'000'000'000ull;
+    }
+
+    std::mt19937_64 rng(42);
+    std::vector<std::uint32_t> flow_hash(flows);
+    for (auto& h : flow_hash) h = static_cast<std::uint32_t>(rng());
+    const std::size_t stream_len = std::max<std::size_t>(std::size_t{1} << 20, 4 * std::size_t{flows});
+    std::vector<std::uint32_t> stream(stream_len);
+    for (auto& h : stream) h = flow_hash[rng() % flows];
+    std::vector<std::uint32_t> bytes(kBurstSize);
+    for (auto& b : bytes) b = 64 + static_cast<std::uint32_t>(rng() % 1437);
+
+    std::uint8_t out[kBurstSize];
+    BurstView burst;
+    burst.bytes = bytes.data();
+    burst.n = kBurstSize;
+    Tick now = 1'000'000;
+    // Warm-up: every flow seen once (table populated, pages touched).
+    for (std::size_t pos = 0; pos + kBurstSize <= stream_len; pos += kBurstSize) {
+        burst.hash = stream.data() + pos;
+        burst.now = now += kTicksPerBurst;
+        dyn.assign(burst, view, out);
+    }
+    const fl::DynamicCounters before = dyn.counters();
+
+    std::size_t pos = 0;
+    for (auto _ : state) {
+        burst.hash = stream.data() + pos;
+        burst.now = now += kTicksPerBurst;
+        dyn.assign(burst, view, out);
+        benchmark::DoNotOptimize(out);
+        benchmark::ClobberMemory();
+        pos += kBurstSize;
+        if (pos + kBurstSize > stream_len) pos = 0;
+    }
+
+    const double packets = static_cast<double>(state.iterations()) * kBurstSize;
+    state.SetItemsProcessed(static_cast<std::int64_t>(packets));
+    state.counters["Mpps"] = benchmark::Counter(packets / 1e6, benchmark::Counter::kIsRate);
+    state.counters["ns_per_pkt"] =
+        benchmark::Counter(packets / 1e9, benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+    state.counters["entry_B"] = static_cast<double>(fl::kFlowletEntryBytes);
+    state.counters["table_MiB"] = static_cast<double>(dyn.memory_bytes()) / (1 << 20);
+    const fl::DynamicCounters& after = dyn.counters();
+    state.counters["starts_pct"] =
+        100.0 * static_cast<double>(after.flowlet_starts - before.flowlet_starts) /
+        std::max(1.0, static_cast<double>(after.packets - before.packets));
+    state.SetLabel(fl::to_string(policy));
+}
+
+void FlowletArgs(benchmark::internal::Benchmark* b) {
+    b->ArgNames({"flows", "policy", "members", "delta_us"});
+    for (const std::int64_t flows : {1 << 10, 1 << 16, 1 << 20})
+        for (const std::int64_t policy : {0, 1, 2}) b->Args({flows, policy, 2, 500});
+    // More members (policy loop is longer) and long-lived flows (no policy at all).
+    b->Args({1 << 20, 0, 8, 500});
+    b->Args({1 << 20, 0, 2, 1'000'000});
+}
+
+BENCHMARK(BM_FlowletAssign)->Apply(FlowletArgs)->Unit(benchmark::kNanosecond);
+
+} // namespace
