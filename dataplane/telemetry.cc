@@ -40,7 +40,7 @@ std::string clean_name(std::string_view in) {
     for (char& c : s)
         if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '/'))
             c = '_';
-    if (s.empty()) s = "_";
+    if (s.empty()) s.push_back('_');
     return s;
 }
 

@@ -67,20 +67,23 @@ unsigned log2_exact(std::uint32_t v) { return static_cast<unsigned>(__builtin_ct
 struct Snapshot {
     std::uint32_t up_mask;
     std::uint8_t n;
-    std::array<std::uint8_t, kMaxMembers> act;   // active members, ascending
-    std::array<double, kMaxMembers> frac;        // share / total share, per member index
-    std::array<double, kMaxMembers> inv;         // 1 / frac, per member index (load = X * inv)
-    std::array<double, kMaxMembers> cum;         // cumulative frac, per position in act
+    std::array<std::uint8_t, kMaxMembers> act;     // active members, ascending
+    std::array<std::uint8_t, kMaxMembers> pos_of;  // member -> position in act (active members only)
+    std::array<double, kMaxMembers> frac;          // share / total share, per position
+    std::array<double, kMaxMembers> inv;           // 1 / frac, per position (normalised load = X * inv)
+    std::array<double, kMaxMembers> cum;           // cumulative frac, per position
 };
 
 void snapshot(const MemberView& v, Snapshot& s) {
     s.up_mask = 0;
     s.n = 0;
+    s.pos_of.fill(0);
     const unsigned n_in = std::min<unsigned>(v.n_active, kMaxMembers);
     for (unsigned k = 0; k < n_in; ++k) {
         const std::uint8_t m = v.active[k];
         if (m >= kMaxMembers || ((s.up_mask >> m) & 1u) != 0) continue;   // defensive: bad or duplicate index
         s.up_mask |= 1u << m;
+        s.pos_of[m] = s.n;
         s.act[s.n++] = m;
     }
     if (s.n == 0) return;
@@ -99,10 +102,9 @@ void snapshot(const MemberView& v, Snapshot& s) {
     const double inv_total = 1.0 / total;
     double run = 0;
     for (unsigned k = 0; k < s.n; ++k) {
-        const std::uint8_t m = s.act[k];
-        s.frac[m] = share[k] * inv_total;
-        s.inv[m] = total / share[k];
-        run += s.frac[m];
+        s.frac[k] = share[k] * inv_total;
+        s.inv[k] = total / share[k];
+        run += s.frac[k];
         s.cum[k] = run;
     }
     s.cum[s.n - 1] = 1.0;   // guard against rounding: the last member closes the interval
@@ -114,6 +116,18 @@ constexpr std::array<std::uint32_t, kBurstSize> kOnes = [] {
     for (auto& x : a) x = 1;
     return a;
 }();
+
+// Per-position policy state for one burst, sized by a compile-time lane
+// count so that, with every loop fully unrolled, it lives in registers: the
+// decision of packet i depends on packet i-1's bytes, and a chain through
+// member-indexed memory (store -> load forwarding) would cost ~25 cycles per
+// packet. Lanes >= n are padding that can never be chosen.
+template <unsigned kN>
+struct Lanes {
+    std::array<double, kN> score;          // least-loaded: X / frac; tokens: token balance
+    std::array<double, kN> per_byte;       // least-loaded: inv; tokens: frac (earned per byte sent)
+    std::array<std::uint64_t, kN> bytes;   // bytes assigned this burst
+};
 
 } // namespace
 
@@ -159,8 +173,8 @@ struct Dynamic::Impl {
     // LetFlow RNG (xorshift64*).
     std::uint64_t rng = 1;
 
-    // Forced rebalancing: byte counts per member over the current and the
-    // previous period; at most one armed move per period.
+    // Forced rebalancing: byte counts per member over the current period;
+    // at most one armed move per period.
     Tick rb_cur_start = 0;
     Tick rb_prev_start = 0;
     std::array<std::uint64_t, kMaxMembers> rb_bytes_cur{};
@@ -186,21 +200,18 @@ struct Dynamic::Impl {
 
     void advance(Tick now, const Snapshot& sn);
 
-    // Per-burst working state of the tokens policy.
-    struct Burst {
-        double bytes;                              // bytes assigned so far in this call
-        std::array<double, kMaxMembers> paid;      // bytes paid per member in this call (active slots only)
-    };
+    template <Policy P, unsigned kN>
+    unsigned pick(const Snapshot& sn, const Lanes<kN>& ln);
 
-    template <Policy P>
-    std::uint8_t pick(const Snapshot& sn, const Burst& bu);
-
-    template <Policy P, bool kRebalance>
+    template <Policy P, bool kRebalance, unsigned kN>
     void run(const std::uint32_t* hash, const std::uint32_t* bytes, std::uint16_t n, Tick now,
-             const Snapshot& sn, Burst& bu, std::uint8_t* out);
+             const Snapshot& sn, std::uint8_t* out);
+
+    template <Policy P, unsigned kN>
+    void run_all(const BurstView& burst, const Snapshot& sn, std::uint8_t* out);
 
     template <Policy P>
-    void run_all(const BurstView& burst, const Snapshot& sn, Burst& bu, std::uint8_t* out);
+    void dispatch(const BurstView& burst, const Snapshot& sn, std::uint8_t* out);
 };
 
 Dynamic::Impl::Impl(const DynamicConfig& c) : cfg(c) {
@@ -283,18 +294,17 @@ void Dynamic::Impl::advance(Tick now, const Snapshot& sn) {
     rb_armed = false;
     if (sn.n < 2) return;
     // Normalised loads over the last period: bytes / share.
-    std::uint8_t hi = sn.act[0], lo = sn.act[0];
-    double hi_load = static_cast<double>(prev[hi]) * sn.inv[hi], lo_load = hi_load;
+    unsigned hi = 0, lo = 0;   // positions
+    double hi_load = static_cast<double>(prev[sn.act[0]]) * sn.inv[0], lo_load = hi_load;
     for (unsigned k = 1; k < sn.n; ++k) {
-        const std::uint8_t m = sn.act[k];
-        const double l = static_cast<double>(prev[m]) * sn.inv[m];
+        const double l = static_cast<double>(prev[sn.act[k]]) * sn.inv[k];
         if (l > hi_load) {
             hi_load = l;
-            hi = m;
+            hi = k;
         }
         if (l < lo_load) {
             lo_load = l;
-            lo = m;
+            lo = k;
         }
     }
     const double spread = hi_load - lo_load;
@@ -303,52 +313,36 @@ void Dynamic::Impl::advance(Tick now, const Snapshot& sn) {
     // f * (inv[hi] + inv[lo]) < 2 * spread; anything larger would overshoot
     // and make the flow ping-pong between the two members.
     rb_armed = true;
-    rb_from = hi;
-    rb_to = lo;
+    rb_from = sn.act[hi];
+    rb_to = sn.act[lo];
     rb_max_bytes = 2.0 * spread / (sn.inv[hi] + sn.inv[lo]);
 }
 
-template <>
-std::uint8_t Dynamic::Impl::pick<Policy::least_loaded>(const Snapshot& sn, const Burst&) {
-    std::uint8_t best = sn.act[0];
-    double best_load = dre[best] * sn.inv[best];
-    for (unsigned k = 1; k < sn.n; ++k) {
-        const std::uint8_t m = sn.act[k];
-        const double l = dre[m] * sn.inv[m];
-        if (l < best_load) {
-            best_load = l;
-            best = m;
+// Position (in sn.act) of the member for a new flowlet.
+template <Policy P, unsigned kN>
+unsigned Dynamic::Impl::pick(const Snapshot& sn, const Lanes<kN>& ln) {
+    if constexpr (P == Policy::random) {
+        const double u = static_cast<double>(next_random() >> 11) * 0x1p-53;   // [0, 1)
+        unsigned k = 0;   // number of cumulative bounds <= u (branch-free: the outcome is random)
+        for (unsigned j = 0; j + 1 < sn.n; ++j) k += u >= sn.cum[j] ? 1u : 0u;
+        return k;
+    } else {
+        // least_loaded: lowest score; tokens: highest. Ties: lowest position.
+        unsigned best = 0;
+        double best_score = ln.score[0];
+#pragma GCC unroll 16
+        for (unsigned k = 1; k < kN; ++k) {
+            const bool better = P == Policy::least_loaded ? ln.score[k] < best_score : ln.score[k] > best_score;
+            best_score = better ? ln.score[k] : best_score;
+            best = better ? k : best;
         }
+        return best;
     }
-    return best;
 }
 
-template <>
-std::uint8_t Dynamic::Impl::pick<Policy::tokens>(const Snapshot& sn, const Burst& bu) {
-    std::uint8_t best = sn.act[0];
-    double best_tok = tokens[best] + bu.bytes * sn.frac[best] - bu.paid[best];
-    for (unsigned k = 1; k < sn.n; ++k) {
-        const std::uint8_t m = sn.act[k];
-        const double t = tokens[m] + bu.bytes * sn.frac[m] - bu.paid[m];
-        if (t > best_tok) {
-            best_tok = t;
-            best = m;
-        }
-    }
-    return best;
-}
-
-template <>
-std::uint8_t Dynamic::Impl::pick<Policy::random>(const Snapshot& sn, const Burst&) {
-    const double u = static_cast<double>(next_random() >> 11) * 0x1p-53;   // [0, 1)
-    unsigned k = 0;   // number of cumulative bounds <= u (branch-free: the outcome is random)
-    for (unsigned j = 0; j + 1 < sn.n; ++j) k += u >= sn.cum[j] ? 1u : 0u;
-    return sn.act[k];
-}
-
-template <Policy P, bool kRebalance>
+template <Policy P, bool kRebalance, unsigned kN>
 void Dynamic::Impl::run(const std::uint32_t* hash, const std::uint32_t* bytes, std::uint16_t n, Tick now,
-                        const Snapshot& sn, Burst& bu, std::uint8_t* out) {
+                        const Snapshot& sn, std::uint8_t* out) {
     Entry* const t = table.get();
     std::uint32_t idx[kBurstSize];
     // Pass 1: indices for the whole burst, entries prefetched for writing so
@@ -356,6 +350,30 @@ void Dynamic::Impl::run(const std::uint32_t* hash, const std::uint32_t* bytes, s
     for (std::uint16_t i = 0; i < n; ++i) {
         idx[i] = index(hash[i]);
         __builtin_prefetch(&t[idx[i]], 1, 3);
+    }
+    // Pass 1b: touch every entry with a plain load before the heavy loop. The
+    // loop is tiny, so the out-of-order core keeps all the misses in flight
+    // (software prefetches alone do not all overlap once the miss buffers are
+    // full: measured ~2x slower at 1M flows without this loop).
+    for (std::uint16_t i = 0; i < n; ++i) {
+        const std::uint64_t touch = t[idx[i]].stamp;
+        asm volatile("" : : "r"(touch));
+    }
+
+    // Lanes: per-position state in registers for the burst.
+    Lanes<kN> ln;
+#pragma GCC unroll 16
+    for (unsigned k = 0; k < kN; ++k) {
+        const bool real = k < sn.n;
+        const std::uint8_t m = real ? sn.act[k] : 0;
+        ln.bytes[k] = 0;
+        if constexpr (P == Policy::least_loaded) {
+            ln.score[k] = real ? dre[m] * sn.inv[k] : HUGE_VAL;
+            ln.per_byte[k] = real ? sn.inv[k] : 0.0;
+        } else if constexpr (P == Policy::tokens) {
+            ln.score[k] = real ? tokens[m] : -HUGE_VAL;
+            ln.per_byte[k] = real ? sn.frac[k] : 0.0;
+        }
     }
 
     const std::uint64_t now56 = now & kStampMask;
@@ -367,8 +385,9 @@ void Dynamic::Impl::run(const std::uint32_t* hash, const std::uint32_t* bytes, s
     const Tick since_prev = now >= rb_prev_start ? now - rb_prev_start : 0;
     std::uint64_t n_start = 0, n_new = 0, n_moves = 0, n_lost = 0, n_coll = 0, n_rb = 0;
 
-    // Pass 2: decide. Counters are updated without branches: whether a
-    // packet changes member is as good as random to the branch predictor.
+    // Pass 2: decide, in packet order (two packets of one flow in a burst see
+    // each other). Counters are updated without branches: whether a packet
+    // changes member is as good as random to the branch predictor.
     for (std::uint16_t i = 0; i < n; ++i) {
         Entry& e = t[idx[i]];
         const std::uint32_t h = hash[i];
@@ -385,13 +404,9 @@ void Dynamic::Impl::run(const std::uint32_t* hash, const std::uint32_t* bytes, s
         // Active, but its member went down: move now (counted apart).
         const bool lost = !start & (((up_mask >> (m & 31u)) & 1u) == 0);
         const bool fresh = start & (empty | !same);   // the entry changes owner
-        std::uint8_t chosen = m;
-        if (start | lost) chosen = pick<P>(sn, bu);
-        n_start += start;
-        n_new += fresh;
-        n_moves += start & !fresh & (chosen != m);
-        n_lost += lost;
-        n_coll += !start & !same;
+        unsigned pos = sn.pos_of[m & (kMaxMembers - 1)];
+        if (start | lost) pos = pick<P, kN>(sn, ln);
+        std::uint8_t chosen = sn.act[pos];
         if constexpr (kRebalance) {
             // Forced rebalance: the first packet, in this period, of a flow
             // that was active in the previous one and whose size fits.
@@ -399,6 +414,7 @@ void Dynamic::Impl::run(const std::uint32_t* hash, const std::uint32_t* bytes, s
                 if (!(start | lost) && m == rb_from && age > since_cur && age <= since_prev && e.period_bytes != 0 &&
                     static_cast<double>(e.period_bytes) < rb_max_bytes && ((up_mask >> rb_to) & 1u) != 0) {
                     chosen = rb_to;
+                    pos = sn.pos_of[rb_to];
                     rb_armed = false;
                     ++n_rb;
                 }
@@ -408,18 +424,42 @@ void Dynamic::Impl::run(const std::uint32_t* hash, const std::uint32_t* bytes, s
             const std::uint32_t sum = pb + b;
             pb = sum < pb ? ~std::uint32_t{0} : sum;
             e.period_bytes = pb;
-            rb_bytes_cur[chosen] += b;
         }
+        n_start += start;
+        n_new += fresh;
+        n_moves += start & !fresh & (chosen != m);
+        n_lost += lost;
+        n_coll += !start & !same;
         e.sig = fresh ? h : sig;
         e.stamp = now56 | (std::uint64_t{chosen} << kStampBits);
+        out[i] = chosen;
 
         const auto bd = static_cast<double>(b);
-        dre[chosen] += bd;
-        if constexpr (P == Policy::tokens) {
-            bu.bytes += bd;
-            bu.paid[chosen] += bd;
+#pragma GCC unroll 16
+        for (unsigned k = 0; k < kN; ++k) {
+            const bool mine = k == pos;
+            ln.bytes[k] += mine ? b : 0u;
+            if constexpr (P == Policy::least_loaded) {
+                ln.score[k] += mine ? bd * ln.per_byte[k] : 0.0;
+            } else if constexpr (P == Policy::tokens) {
+                // Every member earns its share of the bytes, the chosen one pays them.
+                ln.score[k] += bd * ln.per_byte[k] - (mine ? bd : 0.0);
+            }
         }
-        out[i] = chosen;
+    }
+
+    // Commit the lanes.
+#pragma GCC unroll 16
+    for (unsigned k = 0; k < kN; ++k) {
+        if (k >= sn.n) break;
+        const std::uint8_t m = sn.act[k];
+        dre[m] += static_cast<double>(ln.bytes[k]);
+        if constexpr (kRebalance) rb_bytes_cur[m] += ln.bytes[k];
+        if constexpr (P == Policy::tokens) {
+            // Bounded so that no member drifts forever (e.g. while an elephant pins another one).
+            const auto bound = static_cast<double>(cfg.token_bound_bytes);
+            tokens[m] = std::clamp(ln.score[k], -bound, bound);
+        }
     }
     ctr.packets += n;
     ctr.flowlet_starts += n_start;
@@ -430,16 +470,29 @@ void Dynamic::Impl::run(const std::uint32_t* hash, const std::uint32_t* bytes, s
     ctr.rebalance_moves += n_rb;
 }
 
-template <Policy P>
-void Dynamic::Impl::run_all(const BurstView& burst, const Snapshot& sn, Burst& bu, std::uint8_t* out) {
+template <Policy P, unsigned kN>
+void Dynamic::Impl::run_all(const BurstView& burst, const Snapshot& sn, std::uint8_t* out) {
     for (std::uint16_t base = 0; base < burst.n; base += kBurstSize) {
         const auto n = static_cast<std::uint16_t>(std::min<unsigned>(kBurstSize, burst.n - base));
         const std::uint32_t* bytes = burst.bytes != nullptr ? burst.bytes + base : kOnes.data();
         if (cfg.rebalance_period != 0)
-            run<P, true>(burst.hash + base, bytes, n, burst.now, sn, bu, out + base);
+            run<P, true, kN>(burst.hash + base, bytes, n, burst.now, sn, out + base);
         else
-            run<P, false>(burst.hash + base, bytes, n, burst.now, sn, bu, out + base);
+            run<P, false, kN>(burst.hash + base, bytes, n, burst.now, sn, out + base);
     }
+}
+
+template <Policy P>
+void Dynamic::Impl::dispatch(const BurstView& burst, const Snapshot& sn, std::uint8_t* out) {
+    static_assert(kMaxMembers == 16, "lane counts below cover up to 16 members");
+    if (sn.n <= 2)
+        run_all<P, 2>(burst, sn, out);
+    else if (sn.n <= 4)
+        run_all<P, 4>(burst, sn, out);
+    else if (sn.n <= 8)
+        run_all<P, 8>(burst, sn, out);
+    else
+        run_all<P, 16>(burst, sn, out);
 }
 
 Dynamic::Dynamic(const DynamicConfig& cfg) : impl_(std::make_unique<Impl>(cfg)) {}
@@ -458,27 +511,10 @@ void Dynamic::assign(const BurstView& burst, const MemberView& view, std::uint8_
         s.ctr.no_member += burst.n;
         return;
     }
-    Impl::Burst bu;
     switch (s.cfg.policy) {
-    case Policy::least_loaded:
-        s.run_all<Policy::least_loaded>(burst, sn, bu, out);
-        break;
-    case Policy::tokens: {
-        bu.bytes = 0;
-        for (unsigned k = 0; k < sn.n; ++k) bu.paid[sn.act[k]] = 0;
-        s.run_all<Policy::tokens>(burst, sn, bu, out);
-        // Settle the burst: every up member earns its share of the bytes sent,
-        // the chosen ones paid theirs; bounded so no member drifts forever.
-        const auto bound = static_cast<double>(s.cfg.token_bound_bytes);
-        for (unsigned k = 0; k < sn.n; ++k) {
-            const std::uint8_t m = sn.act[k];
-            s.tokens[m] = std::clamp(s.tokens[m] + bu.bytes * sn.frac[m] - bu.paid[m], -bound, bound);
-        }
-        break;
-    }
-    case Policy::random:
-        s.run_all<Policy::random>(burst, sn, bu, out);
-        break;
+    case Policy::least_loaded: s.dispatch<Policy::least_loaded>(burst, sn, out); break;
+    case Policy::tokens: s.dispatch<Policy::tokens>(burst, sn, out); break;
+    case Policy::random: s.dispatch<Policy::random>(burst, sn, out); break;
     }
 }
 

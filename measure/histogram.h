@@ -51,7 +51,8 @@ struct Log2Histogram {
     }
 
     void merge(const Log2Histogram& o) {
-        for (std::size_t b = 0; b < Bins; ++b) bins[b] += o.bins[b];
+        for (std::size_t b = 0; b < Bins; ++b)
+            bins[b] += o.bins[b];
         count += o.count;
         sum += o.sum;
         max = std::max(max, o.max);

@@ -36,16 +36,19 @@ void ReorderStats::merge(const ReorderStats& o) {
     reordered += o.reordered;
     extent.merge(o.extent);
     extent_truncated += o.extent_truncated;
-    for (std::size_t k = 0; k < n_reordering.size(); ++k) n_reordering[k] += o.n_reordering[k];
+    for (std::size_t k = 0; k < n_reordering.size(); ++k)
+        n_reordering[k] += o.n_reordering[k];
     n_reordered_ge3 += o.n_reordered_ge3;
     free_runs += o.free_runs;
     free_run_sum += o.free_run_sum;
     free_run_max = std::max(free_run_max, o.free_run_max);
     density_threshold = std::max(density_threshold, o.density_threshold);
-    for (std::size_t k = 0; k < rd_freq.size(); ++k) rd_freq[k] += o.rd_freq[k];
+    for (std::size_t k = 0; k < rd_freq.size(); ++k)
+        rd_freq[k] += o.rd_freq[k];
     rd_skipped += o.rd_skipped;
     rd_discarded += o.rd_discarded;
-    for (std::size_t k = 0; k < rbd_freq.size(); ++k) rbd_freq[k] += o.rbd_freq[k];
+    for (std::size_t k = 0; k < rbd_freq.size(); ++k)
+        rbd_freq[k] += o.rbd_freq[k];
     rbd_lost += o.rbd_lost;
     rbd_discarded += o.rbd_discarded;
     untracked += o.untracked;
@@ -53,13 +56,15 @@ void ReorderStats::merge(const ReorderStats& o) {
 
 std::uint64_t ReorderStats::rd_total() const {
     std::uint64_t t = 0;
-    for (auto c : rd_freq) t += c;
+    for (auto c : rd_freq)
+        t += c;
     return t;
 }
 
 std::uint64_t ReorderStats::rbd_total() const {
     std::uint64_t t = 0;
-    for (auto c : rbd_freq) t += c;
+    for (auto c : rbd_freq)
+        t += c;
     return t;
 }
 
@@ -69,7 +74,9 @@ std::uint64_t ReorderStats::rd_count(int d) const {
     return rd_freq[static_cast<std::size_t>(d + kMax)];
 }
 
-double ReorderStats::rd(int d) const { return ratio(rd_count(d), rd_total()); }
+double ReorderStats::rd(int d) const {
+    return ratio(rd_count(d), rd_total());
+}
 
 double ReorderStats::rbd(std::uint32_t b) const {
     if (b >= rbd_freq.size()) return 0.0;
@@ -77,21 +84,25 @@ double ReorderStats::rbd(std::uint32_t b) const {
 }
 
 // ---------------------------------------------------------------- look-ahead ring
+//
+// The helpers below are only used in this file and are declared inline: the
+// library is built with -fPIC, under which GCC does not inline functions
+// that could be interposed.
 
-void FlowReorder::Lookahead::push(std::uint64_t s) {
+inline void FlowReorder::Lookahead::push(std::uint64_t s) {
     v[(head + size) & (kLookahead - 1)] = s;
     ++size;
     max_pushed = size == 1 ? s : std::max(max_pushed, s);
 }
 
-std::uint64_t FlowReorder::Lookahead::pop() {
+inline std::uint64_t FlowReorder::Lookahead::pop() {
     const std::uint64_t s = v[head];
     head = static_cast<std::uint8_t>((head + 1) & (kLookahead - 1));
     --size;
     return s;
 }
 
-bool FlowReorder::Lookahead::contains(std::uint64_t s) const {
+inline bool FlowReorder::Lookahead::contains(std::uint64_t s) const {
     if (size == 0 || s > max_pushed) return false;
     for (std::uint32_t k = 0; k < size; ++k) {
         if (at(k) == s) return true;
@@ -99,13 +110,14 @@ bool FlowReorder::Lookahead::contains(std::uint64_t s) const {
     return false;
 }
 
-std::uint64_t FlowReorder::Lookahead::min() const {
+inline std::uint64_t FlowReorder::Lookahead::min() const {
     std::uint64_t m = std::numeric_limits<std::uint64_t>::max();
-    for (std::uint32_t k = 0; k < size; ++k) m = std::min(m, at(k));
+    for (std::uint32_t k = 0; k < size; ++k)
+        m = std::min(m, at(k));
     return m;
 }
 
-bool FlowReorder::Lookahead::min_at_least(std::uint64_t s, std::uint64_t& out) const {
+inline bool FlowReorder::Lookahead::min_at_least(std::uint64_t s, std::uint64_t& out) const {
     bool found = false;
     for (std::uint32_t k = 0; k < size; ++k) {
         const std::uint64_t x = at(k);
@@ -151,17 +163,17 @@ void FlowReorder::reset() {
     rbd_win_ = Lookahead{};
 }
 
-bool FlowReorder::seen(std::uint64_t seq) const {
+inline bool FlowReorder::seen(std::uint64_t seq) const {
     const std::uint64_t bit = seq & (kDupWindow - 1);
     return ((seen_[bit >> 6] >> (bit & 63)) & 1u) != 0;
 }
 
-void FlowReorder::mark(std::uint64_t seq) {
+inline void FlowReorder::mark(std::uint64_t seq) {
     const std::uint64_t bit = seq & (kDupWindow - 1);
     seen_[bit >> 6] |= std::uint64_t{1} << (bit & 63);
 }
 
-void FlowReorder::advance_to(std::uint64_t seq) {
+inline void FlowReorder::advance_to(std::uint64_t seq) {
     // Sequences next_exp_ .. seq enter the window: next_exp_ .. seq-1 missing,
     // seq received. Their bits alias sequences that just left the window.
     if (seq - next_exp_ >= kDupWindow) {
@@ -225,14 +237,16 @@ Arrival FlowReorder::on_packet(std::uint64_t seq) {
 }
 
 void FlowReorder::finish() {
-    while (rd_win_.size > 0) rd_step();
-    while (rbd_win_.size > 0) rbd_step();
+    while (rd_win_.size > 0)
+        rd_step();
+    while (rbd_win_.size > 0)
+        rbd_step();
     close_run();
 }
 
 // ---------------------------------------------------------------- RFC 4737
 
-void FlowReorder::on_record(std::uint64_t seq) {
+inline void FlowReorder::on_record(std::uint64_t seq) {
     ++cur_run_;
     // Append (pos_, seq) to the record history.
     bool extended = false;
@@ -256,7 +270,7 @@ void FlowReorder::on_record(std::uint64_t seq) {
     ++pos_;
 }
 
-void FlowReorder::on_reordered(std::uint64_t seq) {
+inline void FlowReorder::on_reordered(std::uint64_t seq) {
     ++st_.reordered;
     const std::uint64_t i = pos_;
 
@@ -286,7 +300,8 @@ void FlowReorder::on_reordered(std::uint64_t seq) {
     // n-reordering: consecutive larger sequences just before this arrival.
     const std::uint64_t avail = std::min<std::uint64_t>(pos_, kNReorderCap);
     std::uint64_t n = 0;
-    while (n < avail && recent_[(pos_ - 1 - n) & (kNReorderCap - 1)] > seq) ++n;
+    while (n < avail && recent_[(pos_ - 1 - n) & (kNReorderCap - 1)] > seq)
+        ++n;
     ++st_.n_reordering[n]; // n == kNReorderCap means ">= kNReorderCap"
     if (n >= 3) ++st_.n_reordered_ge3;
 
@@ -295,7 +310,7 @@ void FlowReorder::on_reordered(std::uint64_t seq) {
     ++pos_;
 }
 
-void FlowReorder::close_run() {
+inline void FlowReorder::close_run() {
     if (cur_run_ == 0) return;
     ++st_.free_runs;
     st_.free_run_sum += cur_run_;
@@ -311,14 +326,14 @@ void FlowReorder::close_run() {
 // arrived early and waits in the buffer) or moves RI forward over indices
 // that are missing from both (lost).
 
-void FlowReorder::rd_advance(std::uint64_t to) {
+inline void FlowReorder::rd_advance(std::uint64_t to) {
     const std::uint64_t d = to - ri_;
     st_.rd_skipped += d;
     rd_buf_ = d >= 64 ? 0 : (rd_buf_ >> d);
     ri_ = to;
 }
 
-void FlowReorder::rd_push(std::uint64_t seq) {
+inline void FlowReorder::rd_push(std::uint64_t seq) {
     if (ri_init_) {
         const bool buffered = seq >= ri_ && seq - ri_ < 64 && ((rd_buf_ >> (seq - ri_)) & 1u) != 0;
         if (seq < ri_ || buffered) {
@@ -334,7 +349,7 @@ void FlowReorder::rd_push(std::uint64_t seq) {
     if (rd_win_.size > dt_) rd_step();
 }
 
-void FlowReorder::rd_step() {
+inline void FlowReorder::rd_step() {
     if (!ri_init_) {
         ri_ = rd_win_.min();
         ri_init_ = true;
@@ -374,20 +389,20 @@ void FlowReorder::rd_step() {
 
 // ---------------------------------------------------------------- RFC 5236 RBD
 
-bool FlowReorder::rbd_holds(std::uint64_t seq) const {
+inline bool FlowReorder::rbd_holds(std::uint64_t seq) const {
     for (std::uint32_t k = 0; k < rbd_n_; ++k) {
         if (rbd_buf_[k] == seq) return true;
     }
     return false;
 }
 
-void FlowReorder::rbd_remove(std::uint32_t k) {
+inline void FlowReorder::rbd_remove(std::uint32_t k) {
     rbd_buf_[k] = rbd_buf_[rbd_n_ - 1u];
     --rbd_n_;
 }
 
 // Release in-order packets waiting in the buffer.
-void FlowReorder::rbd_release() {
+inline void FlowReorder::rbd_release() {
     bool again = rbd_n_ > 0;
     while (again) {
         again = false;
@@ -402,7 +417,7 @@ void FlowReorder::rbd_release() {
     }
 }
 
-void FlowReorder::rbd_push(std::uint64_t seq) {
+inline void FlowReorder::rbd_push(std::uint64_t seq) {
     if ((e_init_ && seq < e_) || rbd_holds(seq) || rbd_win_.contains(seq)) {
         ++st_.rbd_discarded;
         return;
@@ -411,7 +426,7 @@ void FlowReorder::rbd_push(std::uint64_t seq) {
     if (rbd_win_.size > dt_) rbd_step();
 }
 
-void FlowReorder::rbd_step() {
+inline void FlowReorder::rbd_step() {
     if (!e_init_) {
         e_ = rbd_win_.min();
         e_init_ = true;
@@ -444,7 +459,8 @@ void FlowReorder::rbd_step() {
         // Occupancy above the threshold: give up on the expected packet.
         while (rbd_n_ > dt_) {
             std::uint64_t m = rbd_buf_[0];
-            for (std::uint32_t k = 1; k < rbd_n_; ++k) m = std::min(m, rbd_buf_[k]);
+            for (std::uint32_t k = 1; k < rbd_n_; ++k)
+                m = std::min(m, rbd_buf_[k]);
             st_.rbd_lost += m - e_;
             e_ = m;
             rbd_release();
@@ -462,17 +478,20 @@ ReorderTable::ReorderTable(std::uint32_t n_flows, const ReorderConfig& cfg) {
 }
 
 void ReorderTable::finish() {
-    for (auto& f : flows_) f.finish();
+    for (auto& f : flows_)
+        f.finish();
 }
 
 void ReorderTable::reset() {
-    for (auto& f : flows_) f.reset();
+    for (auto& f : flows_)
+        f.reset();
     untracked_ = 0;
 }
 
 ReorderStats ReorderTable::totals() const {
     ReorderStats t;
-    for (const auto& f : flows_) t.merge(f.stats());
+    for (const auto& f : flows_)
+        t.merge(f.stats());
     t.untracked += untracked_;
     return t;
 }

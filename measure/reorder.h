@@ -81,10 +81,10 @@ inline constexpr std::uint32_t kMaxDensityThreshold = 15;
 inline constexpr std::uint32_t kLookahead = kMaxDensityThreshold + 1;
 static_assert((kLookahead & (kLookahead - 1)) == 0, "look-ahead ring must be a power of two");
 
-inline constexpr std::uint32_t kDupWindow = 1024;   // received-window bitmap, sequences
-inline constexpr std::uint32_t kRecordRuns = 16;    // RFC 4737 record history, runs
-inline constexpr std::uint32_t kNReorderCap = 16;   // n-reordering: bins 0..15, 16 = ">= 16"
-inline constexpr std::size_t kExtentBins = 24;      // extent log2 bins (exact up to 4,194,303)
+inline constexpr std::uint32_t kDupWindow = 1024; // received-window bitmap, sequences
+inline constexpr std::uint32_t kRecordRuns = 16;  // RFC 4737 record history, runs
+inline constexpr std::uint32_t kNReorderCap = 16; // n-reordering: bins 0..15, 16 = ">= 16"
+inline constexpr std::size_t kExtentBins = 24;    // extent log2 bins (exact up to 4,194,303)
 static_assert((kDupWindow & (kDupWindow - 1)) == 0 && kDupWindow % 64 == 0);
 static_assert((kRecordRuns & (kRecordRuns - 1)) == 0);
 static_assert((kNReorderCap & (kNReorderCap - 1)) == 0);
@@ -122,20 +122,20 @@ struct ReorderStats {
     std::uint64_t dup = 0;
     std::uint64_t out_of_order = 0; // late packets that filled a gap
     std::uint64_t stale = 0;
-    std::uint64_t dropped = 0;      // sequences still missing
+    std::uint64_t dropped = 0; // sequences still missing
 
     // -- RFC 4737
     std::uint64_t reordered = 0;
-    Log2Histogram<kExtentBins> extent;  // one sample per reordered packet
-    std::uint64_t extent_truncated = 0; // extents reported as lower bounds
+    Log2Histogram<kExtentBins> extent;                          // one sample per reordered packet
+    std::uint64_t extent_truncated = 0;                         // extents reported as lower bounds
     std::array<std::uint64_t, kNReorderCap + 1> n_reordering{}; // [n], last = n >= cap
     std::uint64_t n_reordered_ge3 = 0;
-    std::uint64_t free_runs = 0;      // reordering-free runs (length >= 1)
-    std::uint64_t free_run_sum = 0;   // total packets in them
+    std::uint64_t free_runs = 0;    // reordering-free runs (length >= 1)
+    std::uint64_t free_run_sum = 0; // total packets in them
     std::uint64_t free_run_max = 0;
 
     // -- RFC 5236
-    std::uint32_t density_threshold = 0; // DT used (largest, after merges)
+    std::uint32_t density_threshold = 0;                               // DT used (largest, after merges)
     std::array<std::uint64_t, 2 * kMaxDensityThreshold + 1> rd_freq{}; // [D + kMaxDensityThreshold]
     std::uint64_t rd_skipped = 0;   // receive indices skipped (lost, as RD sees it)
     std::uint64_t rd_discarded = 0; // arrivals given no receive index (|D| > DT, too late, dup)
@@ -153,8 +153,8 @@ struct ReorderStats {
     // Missing sequences over sequences the sender must have sent so far.
     double loss_ratio() const { return ratio(dropped, unique + dropped); }
     double mean_free_run() const { return ratio(free_run_sum, free_runs); }
-    std::uint64_t rd_total() const;  // packets with a displacement
-    std::uint64_t rbd_total() const; // arrivals with an occupancy sample
+    std::uint64_t rd_total() const;      // packets with a displacement
+    std::uint64_t rbd_total() const;     // arrivals with an occupancy sample
     std::uint64_t rd_count(int d) const; // 0 when |d| > kMaxDensityThreshold
     double rd(int d) const;              // normalised RD[d]
     double rbd(std::uint32_t b) const;   // normalised RBD[b]
@@ -163,7 +163,7 @@ struct ReorderStats {
 
     bool operator==(const ReorderStats&) const = default;
 
-private:
+  private:
     static double ratio(std::uint64_t a, std::uint64_t b) {
         return b == 0 ? 0.0 : static_cast<double>(a) / static_cast<double>(b);
     }
@@ -171,7 +171,7 @@ private:
 
 // All metrics for one flow. Copyable, fixed size, no heap.
 class FlowReorder {
-public:
+  public:
     explicit FlowReorder(const ReorderConfig& cfg = {});
 
     // Per-packet update. No allocation, no exceptions.
@@ -186,7 +186,7 @@ public:
     const ReorderStats& stats() const { return st_; }
     std::uint64_t next_expected() const { return next_exp_; }
 
-private:
+  private:
     // Fixed ring of up to kLookahead sequence numbers in arrival order.
     struct Lookahead {
         std::array<std::uint64_t, kLookahead> v{};
@@ -210,11 +210,11 @@ private:
         std::uint64_t len;
     };
 
-    void advance_to(std::uint64_t seq);      // bitmap: seq becomes the highest
+    void advance_to(std::uint64_t seq); // bitmap: seq becomes the highest
     bool seen(std::uint64_t seq) const;
     void mark(std::uint64_t seq);
-    void on_record(std::uint64_t seq);       // RFC 4737: s >= NextExp
-    void on_reordered(std::uint64_t seq);    // RFC 4737: s <  NextExp
+    void on_record(std::uint64_t seq);    // RFC 4737: s >= NextExp
+    void on_reordered(std::uint64_t seq); // RFC 4737: s <  NextExp
     void close_run();
     void rd_push(std::uint64_t seq);
     void rd_step();
@@ -226,16 +226,16 @@ private:
     void rbd_remove(std::uint32_t k);
 
     // Small fields first, grouped to avoid padding.
-    std::uint32_t dt_;          // config: DT (= BT)
-    bool has_first_;            // config: first_seq given
-    bool started_ = false;      // first packet seen (or first_seq given)
-    bool ri_init_ = false;      // RD receive index set
-    bool e_init_ = false;       // RBD expected sequence set
+    std::uint32_t dt_;     // config: DT (= BT)
+    bool has_first_;       // config: first_seq given
+    bool started_ = false; // first packet seen (or first_seq given)
+    bool ri_init_ = false; // RD receive index set
+    bool e_init_ = false;  // RBD expected sequence set
     std::uint8_t runs_head_ = 0;
     std::uint8_t runs_n_ = 0;
     bool runs_evicted_ = false;
-    std::uint8_t rbd_n_ = 0;    // packets held by the RBD buffer
-    std::uint64_t first_seq_;   // config
+    std::uint8_t rbd_n_ = 0;  // packets held by the RBD buffer
+    std::uint64_t first_seq_; // config
 
     ReorderStats st_;
 
@@ -264,7 +264,7 @@ private:
 // N flows preallocated, indexed by a dense flow id (e.g. from the flow
 // table). Packets of flow ids >= N are counted as untracked.
 class ReorderTable {
-public:
+  public:
     // Throws std::invalid_argument when n_flows == 0 or cfg is invalid.
     ReorderTable(std::uint32_t n_flows, const ReorderConfig& cfg = {});
 
@@ -279,12 +279,13 @@ public:
     void reset();
 
     std::uint32_t size() const { return static_cast<std::uint32_t>(flows_.size()); }
+    // Control path (bounds-checked: throws std::out_of_range).
     const FlowReorder& flow(std::uint32_t id) const { return flows_.at(id); }
     std::uint64_t untracked() const { return untracked_; }
     // All flows merged, plus untracked.
     ReorderStats totals() const;
 
-private:
+  private:
     std::vector<FlowReorder> flows_;
     std::uint64_t untracked_ = 0;
 };

@@ -14,9 +14,10 @@
 namespace flowteam::migration {
 
 class PageBitmap {
-public:
+  public:
     PageBitmap() = default;
-    explicit PageBitmap(std::uint32_t bits) : words_((static_cast<std::size_t>(bits) + 63) / 64, 0), bits_(bits) {}
+    explicit PageBitmap(std::uint32_t bits)
+        : words_((static_cast<std::size_t>(bits) + 63) / 64, 0), bits_(bits) {}
 
     std::uint32_t size() const { return bits_; }
     std::uint32_t count() const { return count_; }
@@ -42,12 +43,14 @@ public:
         return true;
     }
     void set_all() {
-        for (std::size_t k = 0; k < words_.size(); ++k) words_[k] = ~std::uint64_t{0};
+        for (std::size_t k = 0; k < words_.size(); ++k)
+            words_[k] = ~std::uint64_t{0};
         trim();
         count_ = bits_;
     }
     void clear_all() {
-        for (auto& w : words_) w = 0;
+        for (auto& w : words_)
+            w = 0;
         count_ = 0;
     }
     // First set bit at index >= from, or size() when none.
@@ -75,7 +78,7 @@ public:
     std::size_t word_count() const { return words_.size(); }
     std::uint64_t word(std::size_t k) const { return words_[k]; }
 
-private:
+  private:
     void trim() {
         if ((bits_ & 63) != 0 && !words_.empty()) words_.back() &= (std::uint64_t{1} << (bits_ & 63)) - 1;
     }

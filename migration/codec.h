@@ -15,21 +15,23 @@
 namespace flowteam::migration {
 
 class Compressor {
-public:
+  public:
     virtual ~Compressor() = default;
     // Compress `len` bytes of `src` into `dst` (room `cap`). Returns the
     // compressed length, or 0 when the result would not be smaller than
     // `len` or does not fit in `cap` (the page is then sent raw).
-    virtual std::size_t compress(const std::uint8_t* src, std::size_t len, std::uint8_t* dst, std::size_t cap) = 0;
+    virtual std::size_t compress(const std::uint8_t* src, std::size_t len, std::uint8_t* dst,
+                                 std::size_t cap) = 0;
 };
 
 class Decompressor {
-public:
+  public:
     virtual ~Decompressor() = default;
     // Decompress `len` bytes of `src` into `dst` (room `cap`). Returns the
     // decompressed length (a page must give exactly 4096), 0 on error. Must
     // never read past src+len nor write past dst+cap, whatever the input.
-    virtual std::size_t decompress(const std::uint8_t* src, std::size_t len, std::uint8_t* dst, std::size_t cap) = 0;
+    virtual std::size_t decompress(const std::uint8_t* src, std::size_t len, std::uint8_t* dst,
+                                   std::size_t cap) = 0;
 };
 
 } // namespace flowteam::migration

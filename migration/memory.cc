@@ -1,8 +1,6 @@
 // SPDX-License-Identifier: BSD-3-Clause
 #include "migration/memory.h"
 
-#include <sys/mman.h>
-
 #include <algorithm>
 #include <bit>
 #include <cmath>
@@ -10,6 +8,7 @@
 #include <new>
 #include <stdexcept>
 #include <string>
+#include <sys/mman.h>
 #include <utility>
 
 namespace flowteam::migration {
@@ -26,12 +25,14 @@ inline std::uint64_t load64(const std::uint8_t* p) {
     return v;
 }
 
-inline std::uint64_t lane(std::uint64_t acc, std::uint64_t w) { return std::rotl(acc + w * kP2, 31) * kP1; }
+inline std::uint64_t lane(std::uint64_t acc, std::uint64_t w) {
+    return std::rotl(acc + w * kP2, 31) * kP1;
+}
 
 // Dictionary of the compressible pages: code and text fragments of a guest.
-constexpr const char* kWords[16] = {"page ",    "kernel ", "memory ", "0000 ",  "struct ",  "return ",
-                                    "guest ",   "the ",    "buffer ", "NULL, ", "int ",     "migrate ",
-                                    "\n",       "    ",    "0x7f3a ", "dirty "};
+constexpr const char* kWords[16] = {"page ",  "kernel ", "memory ", "0000 ",  "struct ", "return ",
+                                    "guest ", "the ",    "buffer ", "NULL, ", "int ",    "migrate ",
+                                    "\n",     "    ",    "0x7f3a ", "dirty "};
 
 void fill_compressible(std::uint8_t* page, std::uint64_t seed) {
     std::uint64_t s = seed;
@@ -67,7 +68,9 @@ void fill_random(std::uint8_t* page, std::uint64_t seed) {
     }
 }
 
-[[noreturn]] void bad(const std::string& msg) { throw std::invalid_argument("migration memory: " + msg); }
+[[noreturn]] void bad(const std::string& msg) {
+    throw std::invalid_argument("migration memory: " + msg);
+}
 
 } // namespace
 
@@ -80,7 +83,8 @@ std::uint64_t page_checksum(const std::uint8_t* page) noexcept {
         a3 = lane(a3, load64(page + off + 24));
     }
     std::uint64_t h = std::rotl(a0, 1) + std::rotl(a1, 7) + std::rotl(a2, 12) + std::rotl(a3, 18);
-    for (std::uint64_t a : {a0, a1, a2, a3}) h = (h ^ lane(0, a)) * kP1 + kP3;
+    for (std::uint64_t a : {a0, a1, a2, a3})
+        h = (h ^ lane(0, a)) * kP1 + kP3;
     h += kPageSize;
     h ^= h >> 33;
     h *= kP2;
@@ -93,7 +97,8 @@ std::uint64_t page_checksum(const std::uint8_t* page) noexcept {
 bool page_is_zero(const std::uint8_t* page) noexcept {
     for (std::uint32_t off = 0; off < kPageSize; off += 64) {
         std::uint64_t acc = 0;
-        for (std::uint32_t k = 0; k < 64; k += 8) acc |= load64(page + off + k);
+        for (std::uint32_t k = 0; k < 64; k += 8)
+            acc |= load64(page + off + k);
         if (acc != 0) return false;
     }
     return true;
@@ -112,7 +117,8 @@ PageImage::~PageImage() {
     if (data_ != nullptr) ::munmap(data_, static_cast<std::size_t>(pages_) << kPageShift);
 }
 
-PageImage::PageImage(PageImage&& o) noexcept : data_(std::exchange(o.data_, nullptr)), pages_(std::exchange(o.pages_, 0)) {}
+PageImage::PageImage(PageImage&& o) noexcept
+    : data_(std::exchange(o.data_, nullptr)), pages_(std::exchange(o.pages_, 0)) {}
 
 PageImage& PageImage::operator=(PageImage&& o) noexcept {
     if (this != &o) {
@@ -125,7 +131,8 @@ PageImage& PageImage::operator=(PageImage&& o) noexcept {
 
 // ---------------------------------------------------------------------------
 VmMemory::VmMemory(const MemoryConfig& cfg) : cfg_(cfg), tick_hz_(cfg.tick_hz) {
-    if (cfg.vms.empty() || cfg.vms.size() > 65535) bad("vms: need 1..65535 VMs, got " + std::to_string(cfg.vms.size()));
+    if (cfg.vms.empty() || cfg.vms.size() > 65535)
+        bad("vms: need 1..65535 VMs, got " + std::to_string(cfg.vms.size()));
     if (cfg.tick_hz == 0) bad("tick_hz must be > 0");
     vms_.resize(cfg.vms.size());
     for (std::size_t i = 0; i < cfg.vms.size(); ++i) {
@@ -169,11 +176,17 @@ PageClass VmMemory::initial_class(std::uint16_t vm, std::uint32_t p) const {
 void VmMemory::generate(std::uint16_t vm) {
     Vm& v = vms_[vm];
     for (std::uint32_t p = 0; p < v.pages; ++p) {
-        const std::uint64_t s = mix64(cfg_.seed * 0x2545F4914F6CDD1Dull ^ mix64((static_cast<std::uint64_t>(vm) << 32) | p));
+        const std::uint64_t s =
+            mix64(cfg_.seed * 0x2545F4914F6CDD1Dull ^ mix64((static_cast<std::uint64_t>(vm) << 32) | p));
         switch (initial_class(vm, p)) {
-        case PageClass::zero: break; // mmap gives zero pages
-        case PageClass::compressible: fill_compressible(v.src.page(p), s); break;
-        case PageClass::incompressible: fill_random(v.src.page(p), s); break;
+        case PageClass::zero:
+            break; // mmap gives zero pages
+        case PageClass::compressible:
+            fill_compressible(v.src.page(p), s);
+            break;
+        case PageClass::incompressible:
+            fill_random(v.src.page(p), s);
+            break;
         }
     }
 }
@@ -206,12 +219,15 @@ void VmMemory::advance(std::uint16_t vm, Tick now) {
     if (now <= v.last) return;
     const Tick dt = now - v.last;
     v.last = now;
-    if (!cfg_.with_source || v.spec.workload.working_set_pages == 0 || v.spec.workload.dirty_rate <= 0) return;
+    if (!cfg_.with_source || v.spec.workload.working_set_pages == 0 || v.spec.workload.dirty_rate <= 0)
+        return;
     const double due = v.spec.workload.dirty_rate * (1.0 - v.throttle) * static_cast<double>(dt) /
-                           static_cast<double>(tick_hz_) + v.carry;
+                           static_cast<double>(tick_hz_) +
+                       v.carry;
     const double whole = std::floor(due);
     v.carry = due - whole;
-    for (std::uint64_t n = static_cast<std::uint64_t>(whole); n > 0; --n) write_one(v);
+    for (std::uint64_t n = static_cast<std::uint64_t>(whole); n > 0; --n)
+        write_one(v);
 }
 
 void VmMemory::stop_workload(std::uint16_t vm, Tick now) {
@@ -228,7 +244,8 @@ void VmMemory::set_throttle(std::uint16_t vm, double throttle) {
 void VmMemory::write_pages(std::uint16_t vm, std::uint64_t n) {
     Vm& v = vms_[vm];
     if (!cfg_.with_source || v.spec.workload.working_set_pages == 0) return;
-    for (; n > 0; --n) write_one(v);
+    for (; n > 0; --n)
+        write_one(v);
 }
 
 void VmMemory::touch_page(std::uint16_t vm, std::uint32_t p) {
@@ -254,11 +271,14 @@ std::uint32_t VmMemory::collect_dirty(std::uint16_t vm, PageBitmap& into) {
     return n;
 }
 
-void VmMemory::reset_dirty(std::uint16_t vm) { vms_[vm].dirty.clear_all(); }
+void VmMemory::reset_dirty(std::uint16_t vm) {
+    vms_[vm].dirty.clear_all();
+}
 
 std::vector<std::uint64_t> VmMemory::source_checksums(std::uint16_t vm) const {
     std::vector<std::uint64_t> out(vms_[vm].pages);
-    for (std::uint32_t p = 0; p < vms_[vm].pages; ++p) out[p] = source_checksum(vm, p);
+    for (std::uint32_t p = 0; p < vms_[vm].pages; ++p)
+        out[p] = source_checksum(vm, p);
     return out;
 }
 

@@ -42,8 +42,8 @@ static_assert((1u << kPageShift) == kPageSize);
 enum class PageClass : std::uint8_t { zero, compressible, incompressible };
 
 struct ContentMix {
-    double zero = 0.25;          // fraction of zero pages, 0..1
-    double compressible = 0.40;  // fraction of compressible pages, 0..1; zero + compressible <= 1
+    double zero = 0.25;         // fraction of zero pages, 0..1
+    double compressible = 0.40; // fraction of compressible pages, 0..1; zero + compressible <= 1
     // the rest is incompressible
 };
 
@@ -59,11 +59,11 @@ struct VmSpec {
 };
 
 struct MemoryConfig {
-    std::vector<VmSpec> vms;                  // 1..65535 VMs
+    std::vector<VmSpec> vms; // 1..65535 VMs
     std::uint64_t seed = 1;
-    std::uint64_t tick_hz = 1'000'000'000;    // ticks per second, > 0
-    bool with_source = true;                  // allocate + generate source images (sender side)
-    bool with_destination = true;             // allocate destination images (receiver side)
+    std::uint64_t tick_hz = 1'000'000'000; // ticks per second, > 0
+    bool with_source = true;               // allocate + generate source images (sender side)
+    bool with_destination = true;          // allocate destination images (receiver side)
 };
 
 // 64-bit hash of one 4 KiB page (4 independent multiply-rotate lanes, final
@@ -82,7 +82,7 @@ constexpr std::uint64_t mix64(std::uint64_t x) {
 
 // A page-aligned, lazily zero-filled array of pages.
 class PageImage {
-public:
+  public:
     PageImage() = default;
     explicit PageImage(std::uint32_t pages); // throws std::bad_alloc
     ~PageImage();
@@ -94,28 +94,32 @@ public:
     std::uint32_t pages() const { return pages_; }
     std::uint64_t bytes() const { return static_cast<std::uint64_t>(pages_) << kPageShift; }
     std::uint8_t* page(std::uint32_t p) { return data_ + (static_cast<std::size_t>(p) << kPageShift); }
-    const std::uint8_t* page(std::uint32_t p) const { return data_ + (static_cast<std::size_t>(p) << kPageShift); }
+    const std::uint8_t* page(std::uint32_t p) const {
+        return data_ + (static_cast<std::size_t>(p) << kPageShift);
+    }
     bool allocated() const { return data_ != nullptr; }
 
-private:
+  private:
     std::uint8_t* data_ = nullptr;
     std::uint32_t pages_ = 0;
 };
 
 struct WorkloadCounters {
-    std::uint64_t writes = 0;          // page writes performed (a page may be written many times)
-    std::uint64_t newly_dirty = 0;     // writes that set a clear dirty-log bit
-    std::uint64_t collected = 0;       // pages handed out by collect_dirty
+    std::uint64_t writes = 0;      // page writes performed (a page may be written many times)
+    std::uint64_t newly_dirty = 0; // writes that set a clear dirty-log bit
+    std::uint64_t collected = 0;   // pages handed out by collect_dirty
 };
 
 class VmMemory {
-public:
+  public:
     // Throws std::invalid_argument naming the field on a bad config.
     explicit VmMemory(const MemoryConfig& cfg);
 
     std::uint16_t vm_count() const { return static_cast<std::uint16_t>(vms_.size()); }
     std::uint32_t pages(std::uint16_t vm) const { return vms_[vm].pages; }
-    std::uint64_t bytes(std::uint16_t vm) const { return static_cast<std::uint64_t>(vms_[vm].pages) << kPageShift; }
+    std::uint64_t bytes(std::uint16_t vm) const {
+        return static_cast<std::uint64_t>(vms_[vm].pages) << kPageShift;
+    }
     std::uint64_t tick_hz() const { return tick_hz_; }
     const MemoryConfig& config() const { return cfg_; }
 
@@ -156,22 +160,26 @@ public:
     const WorkloadCounters& workload_counters(std::uint16_t vm) const { return vms_[vm].counters; }
 
     // Per-page checksums of the source / destination image.
-    std::uint64_t source_checksum(std::uint16_t vm, std::uint32_t p) const { return page_checksum(source_page(vm, p)); }
-    std::uint64_t dest_checksum(std::uint16_t vm, std::uint32_t p) const { return page_checksum(dest_page(vm, p)); }
+    std::uint64_t source_checksum(std::uint16_t vm, std::uint32_t p) const {
+        return page_checksum(source_page(vm, p));
+    }
+    std::uint64_t dest_checksum(std::uint16_t vm, std::uint32_t p) const {
+        return page_checksum(dest_page(vm, p));
+    }
     std::vector<std::uint64_t> source_checksums(std::uint16_t vm) const;
 
-private:
+  private:
     struct Vm {
         std::uint32_t pages = 0;
         PageImage src;
         PageImage dst;
         PageBitmap dirty;
         VmSpec spec;
-        std::uint32_t ws_first = 0;    // first page of the working set
-        std::uint64_t rng = 0;         // workload PRNG state
-        std::uint64_t stamp = 0;       // write counter
-        Tick last = 0;                 // time of the last advance
-        double carry = 0;              // fractional writes carried over
+        std::uint32_t ws_first = 0; // first page of the working set
+        std::uint64_t rng = 0;      // workload PRNG state
+        std::uint64_t stamp = 0;    // write counter
+        Tick last = 0;              // time of the last advance
+        double carry = 0;           // fractional writes carried over
         double throttle = 0;
         bool running = false;
         bool started = false;

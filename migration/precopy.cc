@@ -8,32 +8,43 @@
 namespace flowteam::migration {
 
 namespace {
-[[noreturn]] void bad(const std::string& msg) { throw std::invalid_argument("migration precopy: " + msg); }
+[[noreturn]] void bad(const std::string& msg) {
+    throw std::invalid_argument("migration precopy: " + msg);
+}
 } // namespace
 
 const char* to_string(Phase p) {
     switch (p) {
-    case Phase::queued: return "queued";
-    case Phase::setup: return "setup";
-    case Phase::precopy: return "precopy";
-    case Phase::stop_copy: return "stop_copy";
-    case Phase::completed: return "completed";
+    case Phase::queued:
+        return "queued";
+    case Phase::setup:
+        return "setup";
+    case Phase::precopy:
+        return "precopy";
+    case Phase::stop_copy:
+        return "stop_copy";
+    case Phase::completed:
+        return "completed";
     }
     return "?";
 }
 
 const char* to_string(Switchover s) {
     switch (s) {
-    case Switchover::none: return "none";
-    case Switchover::converged: return "converged";
-    case Switchover::max_rounds: return "max_rounds";
+    case Switchover::none:
+        return "none";
+    case Switchover::converged:
+        return "converged";
+    case Switchover::max_rounds:
+        return "max_rounds";
     }
     return "?";
 }
 
 Precopy::Precopy(VmMemory& mem, std::uint16_t vm, const PrecopyConfig& cfg)
     : mem_(mem), vm_(vm), cfg_(cfg), pages_(vm < mem.vm_count() ? mem.pages(vm) : 0) {
-    if (vm >= mem.vm_count()) bad("vm " + std::to_string(vm) + " out of range (" + std::to_string(mem.vm_count()) + " VMs)");
+    if (vm >= mem.vm_count())
+        bad("vm " + std::to_string(vm) + " out of range (" + std::to_string(mem.vm_count()) + " VMs)");
     if (cfg.channels == 0 || cfg.channels > 1024) bad("channels must be in 1..1024");
     if (cfg.batch_pages == 0) bad("batch_pages must be >= 1");
     if (cfg.downtime_limit_ns == 0) bad("downtime_limit_ns must be > 0");
@@ -41,8 +52,8 @@ Precopy::Precopy(VmMemory& mem, std::uint16_t vm, const PrecopyConfig& cfg)
     if (cfg.max_rounds == 0) bad("max_rounds must be >= 1");
     if (cfg.rto_ns == 0) bad("rto_ns must be > 0");
     if (!(cfg.throttle_trigger > 0)) bad("throttle_trigger must be > 0");
-    if (!(cfg.throttle_initial > 0) || !(cfg.throttle_initial <= cfg.throttle_max) || !(cfg.throttle_max <= 1) ||
-        !(cfg.throttle_increment >= 0))
+    if (!(cfg.throttle_initial > 0) || !(cfg.throttle_initial <= cfg.throttle_max) ||
+        !(cfg.throttle_max <= 1) || !(cfg.throttle_increment >= 0))
         bad("throttle: need 0 < throttle_initial <= throttle_max <= 1 and throttle_increment >= 0");
     const std::uint64_t hz = mem.tick_hz();
     downtime_limit_ = ticks_from_ns(cfg.downtime_limit_ns, hz);
@@ -69,7 +80,7 @@ void Precopy::start(Tick now) {
     start_ = now;
     mem_.start_workload(vm_, now); // no-op when the guest already runs
     mem_.advance(vm_, now);
-    mem_.reset_dirty(vm_);         // dirty logging starts here
+    mem_.reset_dirty(vm_); // dirty logging starts here
 }
 
 void Precopy::begin(Tick now) {
@@ -190,7 +201,7 @@ void Precopy::start_resend_pass() {
 }
 
 void Precopy::enter_stop_copy(Tick now, Switchover why) {
-    mem_.stop_workload(vm_, now);           // the blackout starts
+    mem_.stop_workload(vm_, now); // the blackout starts
     st_.dirtied_pages += mem_.collect_dirty(vm_, send_);
     send_.merge(resend_);
     resend_.clear_all();
@@ -219,8 +230,12 @@ void Precopy::maybe_complete(Tick now) {
 
 void Precopy::on_page_sent(PageKind kind, std::uint32_t body_bytes) {
     switch (kind) {
-    case PageKind::zero: ++st_.duplicate; break;
-    case PageKind::raw: ++st_.normal; break;
+    case PageKind::zero:
+        ++st_.duplicate;
+        break;
+    case PageKind::raw:
+        ++st_.normal;
+        break;
     case PageKind::compressed:
         ++st_.normal;
         ++st_.compressed_pages;
@@ -309,8 +324,10 @@ MigrationStats Precopy::stats(Tick now) const {
     if (phase_ == Phase::queued) return s;
     const Tick t_end = phase_ == Phase::completed ? end_ : now;
     s.total_time_ns = t_end > start_ ? ns(t_end - start_) : 0;
-    if (phase_ != Phase::setup) s.setup_time_ns = ns(setup_end_ - start_);
-    else s.setup_time_ns = s.total_time_ns;
+    if (phase_ != Phase::setup)
+        s.setup_time_ns = ns(setup_end_ - start_);
+    else
+        s.setup_time_ns = s.total_time_ns;
     if (phase_ == Phase::stop_copy || phase_ == Phase::completed)
         s.downtime_ns = t_end > stop_start_ ? ns(t_end - stop_start_) : 0;
     if (phase_ == Phase::setup || phase_ == Phase::precopy) s.precopy_bytes = st_.transferred;

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: BSD-3-Clause
 // flowteam — the pre-copy state machine of one VM's migration (QEMU model).
 //
-//   queued --start()--> setup --first next_pages()--> precopy --switchover--> stop_copy --all acked--> completed
+//   queued --start()--> setup --first next_pages()--> precopy
+//          --switchover--> stop_copy --all acked--> completed
 //
 // setup      dirty logging starts (the dirty log is cleared), every page is
 //            put in the send set (dirty-sync #1).
@@ -61,61 +62,61 @@ struct PrecopyConfig {
     std::uint32_t batch_pages = 128;               // consecutive pages per channel batch, >= 1
     std::uint64_t downtime_limit_ns = 300'000'000; // QEMU downtime-limit, > 0
     std::uint64_t bandwidth_window_ns = 100'000'000;
-    std::uint32_t max_rounds = 30;                 // pre-copy passes before a forced switchover, >= 1
+    std::uint32_t max_rounds = 30; // pre-copy passes before a forced switchover, >= 1
     bool auto_converge = false;
-    double throttle_initial = 0.20;                // 0 < initial <= max <= 1
-    double throttle_increment = 0.10;              // >= 0
+    double throttle_initial = 0.20;   // 0 < initial <= max <= 1
+    double throttle_increment = 0.10; // >= 0
     double throttle_max = 0.99;
-    double throttle_trigger = 0.5;                 // QEMU throttle-trigger-threshold 50 %, > 0
-    std::uint64_t rto_ns = 20'000'000;             // re-send a copy unconfirmed this long, > 0
+    double throttle_trigger = 0.5;     // QEMU throttle-trigger-threshold 50 %, > 0
+    std::uint64_t rto_ns = 20'000'000; // re-send a copy unconfirmed this long, > 0
 };
 
 // One page copy to send. Pages of a pass come in ascending order; every
 // frame of one page must be sent before the next page of the same channel.
 struct PageRef {
     std::uint32_t page = 0;
-    std::uint32_t round = 0;   // pass number, goes into the wire header
+    std::uint32_t round = 0; // pass number, goes into the wire header
     std::uint16_t channel = 0;
-    bool resend = false;       // re-sent because a previous copy was lost
+    bool resend = false; // re-sent because a previous copy was lost
 };
 
 // QEMU query-migrate names where one exists.
 struct MigrationStats {
     Phase phase = Phase::queued;
     Switchover switchover = Switchover::none;
-    std::uint64_t total_time_ns = 0;         // start .. completion (or now)
+    std::uint64_t total_time_ns = 0; // start .. completion (or now)
     std::uint64_t setup_time_ns = 0;
-    std::uint64_t downtime_ns = 0;           // stop-copy start .. completion (or now)
-    std::uint64_t expected_downtime_ns = 0;  // remaining / bandwidth at the last sync
-    std::uint64_t transferred = 0;           // payload bytes (header + body) handed to on_sent
-    std::uint64_t wire_bytes = 0;            // bytes on the wire, as the caller reported them
-    std::uint64_t remaining = 0;             // bytes of pages still to hand out in this/next pass
-    std::uint64_t duplicate = 0;             // zero pages sent (no body)
-    std::uint64_t normal = 0;                // pages sent with a body (raw or compressed)
-    std::uint64_t compressed_pages = 0;      // of `normal`, sent compressed
-    std::uint64_t compressed_bytes = 0;      // compressed body bytes of those pages
-    double dirty_pages_rate = 0;             // pages/s newly dirtied between the last two syncs
-    double mbps = 0;                         // transferred rate of the last closed window, Mb/s
-    double pages_per_second = 0;             // pages handed out per second, last closed window
-    std::uint32_t dirty_sync_count = 0;      // bitmap syncs
-    std::uint32_t rounds = 0;                // passes (= highest wire round)
-    std::uint64_t precopy_bytes = 0;         // transferred before the switchover
-    std::uint64_t downtime_bytes = 0;        // transferred during stop-copy
-    std::uint64_t pages_sent = 0;            // page copies handed out (incl. re-sends)
-    std::uint64_t frames_sent = 0;           // on_sent calls
-    std::uint64_t resent_pages = 0;          // copies re-sent because a previous copy was lost
-    std::uint64_t acked_pages = 0;           // copies confirmed
-    std::uint64_t requested_pages = 0;       // in-flight copies matched by page requests
-    std::uint64_t rto_pages = 0;             // in-flight copies declared lost by the timeout
-    std::uint64_t dirtied_pages = 0;         // pages collected from the dirty log after setup
-    std::uint64_t unconfirmed = 0;           // copies in flight now
-    double throttle = 0;                     // cpu-throttle-percentage / 100
-    std::uint32_t throttle_steps = 0;        // auto-converge raises
-    std::uint64_t bandwidth_bps = 0;         // bytes/s used for the switchover decision
+    std::uint64_t downtime_ns = 0;          // stop-copy start .. completion (or now)
+    std::uint64_t expected_downtime_ns = 0; // remaining / bandwidth at the last sync
+    std::uint64_t transferred = 0;          // payload bytes (header + body) handed to on_sent
+    std::uint64_t wire_bytes = 0;           // bytes on the wire, as the caller reported them
+    std::uint64_t remaining = 0;            // bytes of pages still to hand out in this/next pass
+    std::uint64_t duplicate = 0;            // zero pages sent (no body)
+    std::uint64_t normal = 0;               // pages sent with a body (raw or compressed)
+    std::uint64_t compressed_pages = 0;     // of `normal`, sent compressed
+    std::uint64_t compressed_bytes = 0;     // compressed body bytes of those pages
+    double dirty_pages_rate = 0;            // pages/s newly dirtied between the last two syncs
+    double mbps = 0;                        // transferred rate of the last closed window, Mb/s
+    double pages_per_second = 0;            // pages handed out per second, last closed window
+    std::uint32_t dirty_sync_count = 0;     // bitmap syncs
+    std::uint32_t rounds = 0;               // passes (= highest wire round)
+    std::uint64_t precopy_bytes = 0;        // transferred before the switchover
+    std::uint64_t downtime_bytes = 0;       // transferred during stop-copy
+    std::uint64_t pages_sent = 0;           // page copies handed out (incl. re-sends)
+    std::uint64_t frames_sent = 0;          // on_sent calls
+    std::uint64_t resent_pages = 0;         // copies re-sent because a previous copy was lost
+    std::uint64_t acked_pages = 0;          // copies confirmed
+    std::uint64_t requested_pages = 0;      // in-flight copies matched by page requests
+    std::uint64_t rto_pages = 0;            // in-flight copies declared lost by the timeout
+    std::uint64_t dirtied_pages = 0;        // pages collected from the dirty log after setup
+    std::uint64_t unconfirmed = 0;          // copies in flight now
+    double throttle = 0;                    // cpu-throttle-percentage / 100
+    std::uint32_t throttle_steps = 0;       // auto-converge raises
+    std::uint64_t bandwidth_bps = 0;        // bytes/s used for the switchover decision
 };
 
 class Precopy {
-public:
+  public:
     // Throws std::invalid_argument naming the field on a bad config.
     Precopy(VmMemory& mem, std::uint16_t vm, const PrecopyConfig& cfg);
 
@@ -141,7 +142,9 @@ public:
     void poll(Tick now);
 
     Phase phase() const { return phase_; }
-    bool active() const { return phase_ == Phase::setup || phase_ == Phase::precopy || phase_ == Phase::stop_copy; }
+    bool active() const {
+        return phase_ == Phase::setup || phase_ == Phase::precopy || phase_ == Phase::stop_copy;
+    }
     bool done() const { return phase_ == Phase::completed; }
     std::uint16_t vm() const { return vm_; }
     std::uint16_t channels() const { return cfg_.channels; }
@@ -152,7 +155,7 @@ public:
     Tick start_tick() const { return start_; }
     Tick end_tick() const { return end_; }
 
-private:
+  private:
     void begin(Tick now);
     void end_pass(Tick now);
     void enter_stop_copy(Tick now, Switchover why);
@@ -170,10 +173,10 @@ private:
     Tick downtime_limit_ = 0, window_ = 0, rto_ = 0;
 
     Phase phase_ = Phase::queued;
-    PageBitmap send_;      // current pass, not yet handed out
-    PageBitmap resend_;    // lost copies, for the next pass
-    PageBitmap inflight_;  // handed out, not yet confirmed
-    PageBitmap lost_;      // marked lost, not yet re-handed out (counts resent_pages)
+    PageBitmap send_;     // current pass, not yet handed out
+    PageBitmap resend_;   // lost copies, for the next pass
+    PageBitmap inflight_; // handed out, not yet confirmed
+    PageBitmap lost_;     // marked lost, not yet re-handed out (counts resent_pages)
     std::vector<std::uint32_t> sent_round_;
     std::vector<std::uint16_t> sent_channel_;
     std::vector<Tick> sent_tick_;

@@ -10,8 +10,12 @@
 namespace flowteam::migration {
 
 namespace {
-[[noreturn]] void bad(const std::string& msg) { throw std::invalid_argument("migration receiver: " + msg); }
-inline std::int32_t sdiff(std::uint32_t a, std::uint32_t b) { return static_cast<std::int32_t>(a - b); }
+[[noreturn]] void bad(const std::string& msg) {
+    throw std::invalid_argument("migration receiver: " + msg);
+}
+inline std::int32_t sdiff(std::uint32_t a, std::uint32_t b) {
+    return static_cast<std::int32_t>(a - b);
+}
 constexpr std::uint32_t kMaxRoundsPerGap = 8;
 } // namespace
 
@@ -52,7 +56,8 @@ Receiver::Receiver(VmMemory& mem, const ReceiverConfig& cfg, Decompressor* decom
 
 std::uint64_t Receiver::dropped_total() const {
     std::uint64_t n = 0;
-    for (std::size_t i = 1; i < kWireStatusCount; ++i) n += drops_[i];
+    for (std::size_t i = 1; i < kWireStatusCount; ++i)
+        n += drops_[i];
     return n;
 }
 
@@ -77,14 +82,17 @@ WireStatus Receiver::on_frame(Tick now, const std::uint8_t* buf, std::size_t len
         break;
     case FrameType::round_end:
     case FrameType::end:
-        if (f.h.type == FrameType::end) v.ctr.end_seen = true;
-        else ++v.ctr.markers;
+        if (f.h.type == FrameType::end)
+            v.ctr.end_seen = true;
+        else
+            ++v.ctr.markers;
         close_run(flow);
         v.due = true;
         track_seq(now, flow, f.h.seq, f.h.round, kEndPage, true);
         break;
     case FrameType::ack:
-    case FrameType::page_request: break; // rejected above
+    case FrameType::page_request:
+        break; // rejected above
     }
     return result;
 }
@@ -108,7 +116,8 @@ WireStatus Receiver::apply_page(const FrameView& f, std::uint32_t flow) {
     if (v.mask[p] == kFullMask) {
         ++v.ctr.duplicate_frames;
         // a whole copy again: its ack may have been lost, confirm once more
-        if (zero || comp || static_cast<std::uint32_t>(f.h.offset) + f.h.payload_len == f.h.page_len) add_ack(flow, r, p);
+        if (zero || comp || static_cast<std::uint32_t>(f.h.offset) + f.h.payload_len == f.h.page_len)
+            add_ack(flow, r, p);
         return WireStatus::ok;
     }
     std::uint8_t* dst = mem_.dest_page(vm, p);
@@ -117,8 +126,9 @@ WireStatus Receiver::apply_page(const FrameView& f, std::uint32_t flow) {
         v.mask[p] = kFullMask;
         ++v.ctr.zero_pages;
     } else if (comp) {
-        const std::size_t n =
-            decomp_ != nullptr ? decomp_->decompress(f.body, f.h.payload_len, dst, kPageSize) : std::size_t{0};
+        const std::size_t n = decomp_ != nullptr
+                                  ? decomp_->decompress(f.body, f.h.payload_len, dst, kPageSize)
+                                  : std::size_t{0};
         if (n != kPageSize) {
             ++drops_[static_cast<std::size_t>(WireStatus::decompress_failed)];
             v.mask[p] = 0;
@@ -135,8 +145,7 @@ WireStatus Receiver::apply_page(const FrameView& f, std::uint32_t flow) {
     } else {
         const std::uint32_t first = f.h.offset / kFragmentUnit;
         const std::uint32_t units = (f.h.payload_len + kFragmentUnit - 1) / kFragmentUnit;
-        const std::uint64_t bits =
-            units >= 64 ? kFullMask : (((std::uint64_t{1} << units) - 1) << first);
+        const std::uint64_t bits = units >= 64 ? kFullMask : (((std::uint64_t{1} << units) - 1) << first);
         if ((v.mask[p] & bits) == bits) {
             ++v.ctr.duplicate_frames;
             return WireStatus::ok;
@@ -186,8 +195,8 @@ void Receiver::advance_cum(std::uint32_t flow) {
     }
 }
 
-void Receiver::track_seq(Tick now, std::uint32_t flow, std::uint32_t seq, std::uint32_t round, std::uint32_t page,
-                         bool first_fragment) {
+void Receiver::track_seq(Tick now, std::uint32_t flow, std::uint32_t seq, std::uint32_t round,
+                         std::uint32_t page, bool first_fragment) {
     Flow& fl = flows_[flow];
     Vm& v = vms_[flow / cfg_.channels];
     if (sdiff(seq, fl.cum) < 0) {
@@ -263,7 +272,8 @@ void Receiver::declare_gap(std::uint32_t flow, std::uint32_t b_round, std::uint3
         lo_p = 0;
     } else {
         lo_r = fl.prev_round;
-        lo_p = copy_incomplete(vm, fl.prev_round, fl.prev_page) ? fl.prev_page : std::uint64_t{fl.prev_page} + 1;
+        lo_p =
+            copy_incomplete(vm, fl.prev_round, fl.prev_page) ? fl.prev_page : std::uint64_t{fl.prev_page} + 1;
         if (lo_p > last) {
             ++lo_r;
             lo_p = 0;
@@ -366,15 +376,19 @@ std::size_t Receiver::next_feedback(Tick now, std::uint8_t* buf, std::size_t cap
         std::size_t len = 0;
         std::uint32_t n = 0;
         if (reqs) {
-            n = static_cast<std::uint32_t>(std::min<std::size_t>({v.req_n, max_reqs_, (cap - kHeaderSize) / kRequestEntrySize}));
-            for (std::uint32_t i = 0; i < n; ++i) scratch_reqs_[i] = v.reqs[(v.req_head + i) % v.reqs.size()];
+            n = static_cast<std::uint32_t>(
+                std::min<std::size_t>({v.req_n, max_reqs_, (cap - kHeaderSize) / kRequestEntrySize}));
+            for (std::uint32_t i = 0; i < n; ++i)
+                scratch_reqs_[i] = v.reqs[(v.req_head + i) % v.reqs.size()];
             v.req_head = (v.req_head + n) % v.reqs.size();
             v.req_n -= n;
             len = encode_requests(h, scratch_reqs_.data(), n, buf, cap);
             out.type = FrameType::page_request;
         } else {
-            n = static_cast<std::uint32_t>(std::min<std::size_t>({v.ack_n, max_acks_, (cap - kHeaderSize) / kAckEntrySize}));
-            for (std::uint32_t i = 0; i < n; ++i) scratch_acks_[i] = v.acks[(v.ack_head + i) % v.acks.size()];
+            n = static_cast<std::uint32_t>(
+                std::min<std::size_t>({v.ack_n, max_acks_, (cap - kHeaderSize) / kAckEntrySize}));
+            for (std::uint32_t i = 0; i < n; ++i)
+                scratch_acks_[i] = v.acks[(v.ack_head + i) % v.acks.size()];
             v.ack_head = (v.ack_head + n) % v.acks.size();
             v.ack_n -= n;
             if (v.ack_n == 0) v.due = false;
@@ -385,7 +399,8 @@ std::size_t Receiver::next_feedback(Tick now, std::uint8_t* buf, std::size_t cap
         out.channel = h.channel;
         out.flow = static_cast<std::uint32_t>(vm) * cfg_.channels + h.channel;
         out.entries = n;
-        v.back_channel = static_cast<std::uint16_t>(v.back_channel + 1 == cfg_.channels ? 0 : v.back_channel + 1);
+        v.back_channel =
+            static_cast<std::uint16_t>(v.back_channel + 1 == cfg_.channels ? 0 : v.back_channel + 1);
         ++v.ctr.feedback_frames;
         fb_rr_ = vm + 1u;
         return len;

@@ -47,29 +47,29 @@
 namespace flowteam::migration {
 
 struct ReceiverConfig {
-    std::uint16_t channels = 2;                // per migration, 1..1024 (as the sender's)
-    std::uint32_t mtu = 1500;                  // sizes back-channel frames
-    std::uint32_t window = 4096;               // per-flow seq window, power of two, 64..65536
-    std::uint32_t reorder_frames = 256;        // >= 1
+    std::uint16_t channels = 2;         // per migration, 1..1024 (as the sender's)
+    std::uint32_t mtu = 1500;           // sizes back-channel frames
+    std::uint32_t window = 4096;        // per-flow seq window, power of two, 64..65536
+    std::uint32_t reorder_frames = 256; // >= 1
     std::uint64_t reorder_timeout_ns = 2'000'000;
-    std::uint32_t max_pending = 4096;          // queued ack runs / page requests per VM, >= 1
+    std::uint32_t max_pending = 4096; // queued ack runs / page requests per VM, >= 1
 };
 
 struct RxVmCounters {
-    std::uint64_t frames = 0;            // valid frames of this VM
+    std::uint64_t frames = 0; // valid frames of this VM
     std::uint64_t page_frames = 0;
-    std::uint64_t payload_bytes = 0;     // UDP payload bytes of valid frames
-    std::uint64_t completed_copies = 0;  // page copies completed (incl. newer rounds of a page)
+    std::uint64_t payload_bytes = 0;    // UDP payload bytes of valid frames
+    std::uint64_t completed_copies = 0; // page copies completed (incl. newer rounds of a page)
     std::uint64_t zero_pages = 0;
     std::uint64_t compressed_pages = 0;
-    std::uint64_t duplicate_frames = 0;  // nothing new (fragment or seq already seen)
-    std::uint64_t stale_frames = 0;      // older round than the page's newest copy
-    std::uint64_t late_frames = 0;       // seq below cum (arrived after being declared lost, or duplicated)
-    std::uint64_t lost_frames = 0;       // seqs declared lost
-    std::uint64_t gaps = 0;              // loss declarations
-    std::uint64_t request_entries = 0;   // page-request ranges queued
-    std::uint64_t ack_entries = 0;       // ack runs queued
-    std::uint64_t dropped_entries = 0;   // runs/requests not queued: queue full (the sender's timeout recovers)
+    std::uint64_t duplicate_frames = 0; // nothing new (fragment or seq already seen)
+    std::uint64_t stale_frames = 0;     // older round than the page's newest copy
+    std::uint64_t late_frames = 0;      // seq below cum (arrived after being declared lost, or duplicated)
+    std::uint64_t lost_frames = 0;      // seqs declared lost
+    std::uint64_t gaps = 0;             // loss declarations
+    std::uint64_t request_entries = 0;  // page-request ranges queued
+    std::uint64_t ack_entries = 0;      // ack runs queued
+    std::uint64_t dropped_entries = 0; // runs/requests not queued: queue full (the sender's timeout recovers)
     std::uint64_t markers = 0;
     std::uint64_t feedback_frames = 0;
     bool end_seen = false;
@@ -78,9 +78,9 @@ struct RxVmCounters {
 struct VerifyResult {
     std::uint32_t pages = 0;
     std::uint32_t matched = 0;
-    std::uint32_t mismatched = 0;          // includes never_received pages whose source is not zero
-    std::uint32_t never_received = 0;      // no complete copy of the page ever arrived
-    std::uint32_t incomplete = 0;          // newest copy incomplete
+    std::uint32_t mismatched = 0;                // includes never_received pages whose source is not zero
+    std::uint32_t never_received = 0;            // no complete copy of the page ever arrived
+    std::uint32_t incomplete = 0;                // newest copy incomplete
     std::vector<std::uint32_t> first_mismatches; // up to 16 page numbers
     bool ok() const { return pages != 0 && matched == pages; }
 };
@@ -88,13 +88,13 @@ struct VerifyResult {
 struct FeedbackFrame {
     std::uint16_t vm = 0;
     std::uint16_t channel = 0;
-    std::uint32_t flow = 0;                // vm × channels + channel (reverse direction)
+    std::uint32_t flow = 0; // vm × channels + channel (reverse direction)
     FrameType type = FrameType::ack;
     std::uint32_t entries = 0;
 };
 
 class Receiver {
-public:
+  public:
     // Writes destination images of `mem` (with_destination). Throws
     // std::invalid_argument naming the field on a bad config.
     Receiver(VmMemory& mem, const ReceiverConfig& cfg, Decompressor* decompressor = nullptr);
@@ -119,7 +119,7 @@ public:
     std::uint32_t page_round(std::uint16_t vm, std::uint32_t p) const { return vms_[vm].round[p]; }
     bool page_complete(std::uint16_t vm, std::uint32_t p) const { return vms_[vm].mask[p] == kFullMask; }
 
-private:
+  private:
     static constexpr std::uint64_t kFullMask = ~std::uint64_t{0};
     static constexpr std::uint32_t kEndPage = 0xFFFFFFFFu; // marker / end / flow start position
 
@@ -131,13 +131,13 @@ private:
         std::uint32_t run_round = 0, run_first = 0, run_count = 0;
     };
     struct Vm {
-        std::vector<std::uint32_t> round;  // per page
-        std::vector<std::uint64_t> mask;   // per page
+        std::vector<std::uint32_t> round; // per page
+        std::vector<std::uint64_t> mask;  // per page
         std::vector<AckEntry> acks;
         std::vector<PageRequest> reqs;
         std::size_t ack_head = 0, ack_n = 0, req_head = 0, req_n = 0;
-        bool due = false;                  // poll() made the queued acks due
-        std::uint16_t back_channel = 0;    // round-robin over channels for feedback
+        bool due = false;               // poll() made the queued acks due
+        std::uint16_t back_channel = 0; // round-robin over channels for feedback
         std::vector<std::uint32_t> back_seq;
         RxVmCounters ctr;
     };
@@ -166,10 +166,10 @@ private:
     std::uint32_t max_acks_, max_reqs_;
     std::vector<Vm> vms_;
     std::vector<Flow> flows_;
-    std::vector<std::uint64_t> bits_;        // flows × window/64
-    std::vector<std::uint32_t> slot_round_;  // flows × window
+    std::vector<std::uint64_t> bits_;       // flows × window/64
+    std::vector<std::uint32_t> slot_round_; // flows × window
     std::vector<std::uint32_t> slot_page_;
-    std::vector<std::uint8_t> slot_first_;   // frame was the first (or only) fragment of its page copy
+    std::vector<std::uint8_t> slot_first_; // frame was the first (or only) fragment of its page copy
     std::vector<Tick> slot_time_;
     std::vector<AckEntry> scratch_acks_;
     std::vector<PageRequest> scratch_reqs_;

@@ -8,42 +8,51 @@
 namespace flowteam::migration {
 
 Scheduler::Scheduler(VmMemory& mem, const SchedulerConfig& cfg) : mem_(mem), cfg_(cfg) {
-    if (cfg.max_concurrent == 0) throw std::invalid_argument("migration scheduler: max_concurrent must be >= 1");
+    if (cfg.max_concurrent == 0)
+        throw std::invalid_argument("migration scheduler: max_concurrent must be >= 1");
     const std::uint16_t n = mem.vm_count();
     migs_.reserve(n);
-    for (std::uint16_t v = 0; v < n; ++v) migs_.emplace_back(mem, v, cfg.precopy);
+    for (std::uint16_t v = 0; v < n; ++v)
+        migs_.emplace_back(mem, v, cfg.precopy);
     if (cfg.order.empty()) {
-        for (std::uint16_t v = 0; v < n; ++v) order_.push_back(v);
+        for (std::uint16_t v = 0; v < n; ++v)
+            order_.push_back(v);
     } else {
         std::vector<bool> seen(n, false);
         if (cfg.order.size() != n)
-            throw std::invalid_argument("migration scheduler: order must list each of the " + std::to_string(n) +
-                                        " VMs exactly once");
+            throw std::invalid_argument("migration scheduler: order must list each of the " +
+                                        std::to_string(n) + " VMs exactly once");
         for (std::uint16_t v : cfg.order) {
             if (v >= n || seen[v])
-                throw std::invalid_argument("migration scheduler: order must list each of the " + std::to_string(n) +
-                                            " VMs exactly once");
+                throw std::invalid_argument("migration scheduler: order must list each of the " +
+                                            std::to_string(n) + " VMs exactly once");
             seen[v] = true;
         }
         order_ = cfg.order;
     }
     active_.reserve(std::min<std::size_t>(cfg.max_concurrent, n));
+    completed_.reserve(n);
 }
 
 void Scheduler::start(Tick now) {
     if (started_) return;
     started_ = true;
     start_ = now;
-    for (std::uint16_t v = 0; v < vm_count(); ++v) mem_.start_workload(v, now);
+    for (std::uint16_t v = 0; v < vm_count(); ++v)
+        mem_.start_workload(v, now);
     poll(now);
 }
 
 void Scheduler::poll(Tick now) {
     if (!started_) return;
     for (std::uint16_t v = 0; v < vm_count(); ++v) {
-        if (migs_[v].active()) migs_[v].poll(now);
-        else if (migs_[v].phase() == Phase::queued) mem_.advance(v, now);
+        if (migs_[v].active())
+            migs_[v].poll(now);
+        else if (migs_[v].phase() == Phase::queued)
+            mem_.advance(v, now);
     }
+    for (std::uint16_t v : active_)
+        if (migs_[v].done()) completed_.push_back(v);
     std::erase_if(active_, [&](std::uint16_t v) { return migs_[v].done(); });
     while (active_.size() < cfg_.max_concurrent && next_ < order_.size()) {
         const std::uint16_t v = order_[next_++];
@@ -73,8 +82,10 @@ SchedulerTotals Scheduler::totals(Tick now) const {
             last = std::max(last, m.end_tick());
         } else {
             all_done = false;
-            if (m.active()) ++t.active;
-            else ++t.queued;
+            if (m.active())
+                ++t.active;
+            else
+                ++t.queued;
         }
         t.max_downtime_ns = std::max(t.max_downtime_ns, s.downtime_ns);
         t.transferred += s.transferred;
@@ -92,8 +103,8 @@ SchedulerTotals Scheduler::totals(Tick now) const {
     }
     if (!all_done) last = now;
     if (started_ && last > start_)
-        t.total_time_ns =
-            static_cast<std::uint64_t>((static_cast<unsigned __int128>(last - start_) * 1'000'000'000u) / mem_.tick_hz());
+        t.total_time_ns = static_cast<std::uint64_t>(
+            (static_cast<unsigned __int128>(last - start_) * 1'000'000'000u) / mem_.tick_hz());
     return t;
 }
 

@@ -20,26 +20,26 @@
 namespace flowteam::migration {
 
 struct SchedulerConfig {
-    std::uint16_t max_concurrent = 2;     // M, >= 1
-    PrecopyConfig precopy;                // C = precopy.channels
-    std::vector<std::uint16_t> order;     // start order (a permutation of the VMs); empty = 0..N-1
+    std::uint16_t max_concurrent = 2; // M, >= 1
+    PrecopyConfig precopy;            // C = precopy.channels
+    std::vector<std::uint16_t> order; // start order (a permutation of the VMs); empty = 0..N-1
 };
 
 // Aggregate over VMs: sums of counters, total_time = first start .. last
 // completion (or now), downtime = the longest blackout.
 struct SchedulerTotals {
     std::uint16_t vms = 0, completed = 0, active = 0, queued = 0;
-    std::uint16_t max_active = 0;          // high-water mark of simultaneous migrations
+    std::uint16_t max_active = 0; // high-water mark of simultaneous migrations
     std::uint64_t total_time_ns = 0;
     std::uint64_t max_downtime_ns = 0;
     std::uint64_t transferred = 0, wire_bytes = 0, precopy_bytes = 0, downtime_bytes = 0;
     std::uint64_t duplicate = 0, normal = 0, compressed_pages = 0, compressed_bytes = 0;
     std::uint64_t pages_sent = 0, resent_pages = 0, acked_pages = 0;
-    std::uint32_t max_rounds = 0;          // most dirty syncs of any VM
+    std::uint32_t max_rounds = 0; // most dirty syncs of any VM
 };
 
 class Scheduler {
-public:
+  public:
     // Throws std::invalid_argument naming the field on a bad config.
     Scheduler(VmMemory& mem, const SchedulerConfig& cfg);
 
@@ -60,14 +60,17 @@ public:
     bool started() const { return started_; }
     bool done() const;
     std::uint16_t max_active() const { return max_active_; }
+    // VMs in the order poll() saw their migration complete (for the sender's end frames).
+    const std::vector<std::uint16_t>& completion_log() const { return completed_; }
     SchedulerTotals totals(Tick now) const;
 
-private:
+  private:
     VmMemory& mem_;
     SchedulerConfig cfg_;
     std::vector<Precopy> migs_;
     std::vector<std::uint16_t> order_;
     std::vector<std::uint16_t> active_;
+    std::vector<std::uint16_t> completed_;
     std::size_t next_ = 0;
     std::uint16_t max_active_ = 0;
     bool started_ = false;

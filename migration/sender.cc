@@ -13,7 +13,8 @@ Sender::Sender(VmMemory& mem, Scheduler& sched, const SenderConfig& cfg, Compres
     if (cfg.fetch_pages == 0 || cfg.fetch_pages > 256)
         throw std::invalid_argument("migration sender: fetch_pages must be in 1..256, got " +
                                     std::to_string(cfg.fetch_pages));
-    if (!mem.has_source()) throw std::invalid_argument("migration sender: VmMemory has no source images (with_source)");
+    if (!mem.has_source())
+        throw std::invalid_argument("migration sender: VmMemory has no source images (with_source)");
     lim_ = WireLimits::from(mem, sched.channels());
     frag_ = page_fragment_bytes(cfg.mtu);
     body_cap_ = frame_body_capacity(cfg.mtu);
@@ -30,6 +31,9 @@ std::size_t Sender::next_frame(Tick now, std::uint8_t* buf, std::size_t cap, TxF
         ++ctr_.buffer_too_small;
         return 0;
     }
+    const auto& log = sched_.completion_log();
+    for (; log_seen_ < log.size(); ++log_seen_)
+        note_done(log[log_seen_]);
     if (!end_queue_.empty()) {
         const std::uint16_t vm = end_queue_.back();
         end_queue_.pop_back();
@@ -49,7 +53,8 @@ std::size_t Sender::next_frame(Tick now, std::uint8_t* buf, std::size_t cap, TxF
     return 0;
 }
 
-std::size_t Sender::next_frame_for(std::uint16_t vm, Tick now, std::uint8_t* buf, std::size_t cap, TxFrame& out) {
+std::size_t Sender::next_frame_for(std::uint16_t vm, Tick now, std::uint8_t* buf, std::size_t cap,
+                                   TxFrame& out) {
     if (cap < udp_payload_capacity(cfg_.mtu) || buf == nullptr || vm >= vms_.size()) {
         ++ctr_.buffer_too_small;
         return 0;
@@ -235,10 +240,12 @@ WireStatus Sender::on_feedback(Tick now, const std::uint8_t* buf, std::size_t le
     ++ctr_.feedback_frames;
     Precopy& pc = sched_.migration(f.h.vm);
     if (f.h.type == FrameType::ack) {
-        for (std::uint32_t i = 0; i < f.h.count; ++i) pc.on_ack(now, ack_entry(f, i));
+        for (std::uint32_t i = 0; i < f.h.count; ++i)
+            pc.on_ack(now, ack_entry(f, i));
         ctr_.ack_entries += f.h.count;
     } else {
-        for (std::uint32_t i = 0; i < f.h.count; ++i) pc.on_page_request(now, request_entry(f, i));
+        for (std::uint32_t i = 0; i < f.h.count; ++i)
+            pc.on_page_request(now, request_entry(f, i));
         ctr_.request_entries += f.h.count;
     }
     note_done(f.h.vm);

@@ -37,25 +37,25 @@
 namespace flowteam::migration {
 
 struct SenderConfig {
-    std::uint32_t mtu = 1500;            // kMinMtu..kMaxMtu; sets the fragment size
+    std::uint32_t mtu = 1500; // kMinMtu..kMaxMtu; sets the fragment size
     bool zero_copy = false;
-    bool detect_zero = true;             // send zero pages flagged, without a body
+    bool detect_zero = true; // send zero pages flagged, without a body
     // Bytes a frame costs on the wire beyond its UDP payload: Ethernet 14 +
     // IPv4 20 + UDP 8 + FCS 4 + preamble 8 + inter-frame gap 12.
     std::uint32_t wire_overhead = kL2L4Headers + 24;
-    std::uint32_t fetch_pages = 32;      // page copies fetched per Precopy::next_pages call, 1..256
+    std::uint32_t fetch_pages = 32; // page copies fetched per Precopy::next_pages call, 1..256
 };
 
 struct TxFrame {
     std::uint16_t vm = 0;
     std::uint16_t channel = 0;
-    std::uint32_t flow = 0;              // Scheduler::flow_index(vm, channel)
+    std::uint32_t flow = 0; // Scheduler::flow_index(vm, channel)
     FrameType type = FrameType::page;
     std::uint32_t page = 0;
     std::uint32_t round = 0;
     std::uint32_t seq = 0;
-    std::uint32_t payload_len = 0;       // UDP payload bytes (header + body, incl. ext)
-    const std::uint8_t* ext = nullptr;   // zero-copy body (after the bytes in the buffer)
+    std::uint32_t payload_len = 0;     // UDP payload bytes (header + body, incl. ext)
+    const std::uint8_t* ext = nullptr; // zero-copy body (after the bytes in the buffer)
     std::uint32_t ext_len = 0;
 };
 
@@ -66,16 +66,16 @@ struct SenderCounters {
     std::uint64_t end_frames = 0;
     std::uint64_t zero_copy_frames = 0;
     std::uint64_t compress_calls = 0;
-    std::uint64_t compress_rejects = 0;  // compressor said "does not shrink / fit": sent raw
-    std::uint64_t buffer_too_small = 0;  // next_frame called with cap < udp_payload_capacity(mtu)
-    std::uint64_t feedback_frames = 0;   // valid back-channel frames
+    std::uint64_t compress_rejects = 0; // compressor said "does not shrink / fit": sent raw
+    std::uint64_t buffer_too_small = 0; // next_frame called with cap < udp_payload_capacity(mtu)
+    std::uint64_t feedback_frames = 0;  // valid back-channel frames
     std::uint64_t ack_entries = 0;
     std::uint64_t request_entries = 0;
-    WireDropCounters drops{};            // invalid back-channel frames, by reason
+    WireDropCounters drops{}; // invalid back-channel frames, by reason
 };
 
 class Sender {
-public:
+  public:
     // Throws std::invalid_argument naming the field on a bad config.
     Sender(VmMemory& mem, Scheduler& sched, const SenderConfig& cfg, Compressor* compressor = nullptr);
 
@@ -95,27 +95,29 @@ public:
     const SenderConfig& config() const { return cfg_; }
     std::uint32_t seq(std::uint16_t vm, std::uint16_t channel) const { return vms_[vm].seq[channel]; }
 
-private:
+  private:
     struct VmTx {
         PageRef refs[256];
         std::uint32_t n_refs = 0, next_ref = 0;
         bool in_page = false;
         PageRef cur;
-        std::uint32_t offset = 0;          // next raw fragment offset of `cur`
-        std::uint32_t marked_pass = 0;     // last pass whose markers went out (or are going)
-        std::uint16_t marker_channel = 0;  // next channel to mark
+        std::uint32_t offset = 0;         // next raw fragment offset of `cur`
+        std::uint32_t marked_pass = 0;    // last pass whose markers went out (or are going)
+        std::uint16_t marker_channel = 0; // next channel to mark
         bool marker_pending = false;
         bool end_pending = false, end_sent = false;
-        std::vector<std::uint32_t> seq;            // per channel
-        std::vector<std::uint32_t> pass_frames;    // data frames in the current pass, per channel
-        std::uint32_t pass_of_frames = 0;          // pass pass_frames counts
+        std::vector<std::uint32_t> seq;         // per channel
+        std::vector<std::uint32_t> pass_frames; // data frames in the current pass, per channel
+        std::uint32_t pass_of_frames = 0;       // pass pass_frames counts
     };
     std::size_t emit(std::uint16_t vm, Tick now, std::uint8_t* buf, std::size_t cap, TxFrame& out);
-    std::size_t emit_fragment(std::uint16_t vm, VmTx& t, Tick now, std::uint8_t* buf, std::size_t cap, TxFrame& out);
-    std::size_t start_page(std::uint16_t vm, VmTx& t, Tick now, std::uint8_t* buf, std::size_t cap, TxFrame& out);
+    std::size_t emit_fragment(std::uint16_t vm, VmTx& t, Tick now, std::uint8_t* buf, std::size_t cap,
+                              TxFrame& out);
+    std::size_t start_page(std::uint16_t vm, VmTx& t, Tick now, std::uint8_t* buf, std::size_t cap,
+                           TxFrame& out);
     std::size_t emit_end(std::uint16_t vm, Tick now, std::uint8_t* buf, std::size_t cap, TxFrame& out);
-    std::size_t finish(std::uint16_t vm, Tick now, const FrameHeader& h, std::size_t written, std::uint32_t body_len,
-                       const std::uint8_t* ext, TxFrame& out);
+    std::size_t finish(std::uint16_t vm, Tick now, const FrameHeader& h, std::size_t written,
+                       std::uint32_t body_len, const std::uint8_t* ext, TxFrame& out);
     void note_done(std::uint16_t vm);
 
     VmMemory& mem_;
@@ -127,6 +129,7 @@ private:
     std::uint32_t body_cap_;
     std::vector<VmTx> vms_;
     std::vector<std::uint16_t> end_queue_; // completed migrations whose end frame is due
+    std::size_t log_seen_ = 0;             // entries of Scheduler::completion_log() noted
     std::size_t rr_ = 0;
     SenderCounters ctr_;
 };

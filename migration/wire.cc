@@ -83,7 +83,8 @@ void write_header(const FrameHeader& h, std::uint8_t* out) noexcept {
 #if !(defined(__SSE4_2__) && defined(__x86_64__))
 constexpr std::uint32_t crc_table_entry(std::uint32_t b) {
     std::uint32_t c = b;
-    for (int k = 0; k < 8; ++k) c = (c & 1u) ? (c >> 1) ^ 0x82F63B78u : c >> 1;
+    for (int k = 0; k < 8; ++k)
+        c = (c & 1u) ? (c >> 1) ^ 0x82F63B78u : c >> 1;
     return c;
 }
 #endif
@@ -100,48 +101,77 @@ std::uint32_t crc32c(const std::uint8_t* p, std::size_t n, std::uint32_t crc) no
         c = _mm_crc32_u64(c, v);
     }
     crc = static_cast<std::uint32_t>(c);
-    for (; n > 0; --n, ++p) crc = _mm_crc32_u8(crc, *p);
+    for (; n > 0; --n, ++p)
+        crc = _mm_crc32_u8(crc, *p);
 #else
-    for (; n > 0; --n, ++p) crc = (crc >> 8) ^ crc_table_entry((crc ^ *p) & 0xFFu);
+    for (; n > 0; --n, ++p)
+        crc = (crc >> 8) ^ crc_table_entry((crc ^ *p) & 0xFFu);
 #endif
     return ~crc;
 }
 
 const char* to_string(WireStatus s) {
     switch (s) {
-    case WireStatus::ok: return "ok";
-    case WireStatus::truncated: return "truncated";
-    case WireStatus::bad_magic: return "bad_magic";
-    case WireStatus::bad_version: return "bad_version";
-    case WireStatus::bad_header_len: return "bad_header_len";
-    case WireStatus::bad_checksum: return "bad_checksum";
-    case WireStatus::bad_type: return "bad_type";
-    case WireStatus::bad_flags: return "bad_flags";
-    case WireStatus::bad_vm: return "bad_vm";
-    case WireStatus::bad_channel: return "bad_channel";
-    case WireStatus::bad_round: return "bad_round";
-    case WireStatus::bad_page: return "bad_page";
-    case WireStatus::length_mismatch: return "length_mismatch";
-    case WireStatus::bad_page_len: return "bad_page_len";
-    case WireStatus::bad_offset: return "bad_offset";
-    case WireStatus::zero_with_body: return "zero_with_body";
-    case WireStatus::bad_compressed: return "bad_compressed";
-    case WireStatus::bad_control: return "bad_control";
-    case WireStatus::bad_entry: return "bad_entry";
-    case WireStatus::unexpected_type: return "unexpected_type";
-    case WireStatus::decompress_failed: return "decompress_failed";
-    case WireStatus::count_: break;
+    case WireStatus::ok:
+        return "ok";
+    case WireStatus::truncated:
+        return "truncated";
+    case WireStatus::bad_magic:
+        return "bad_magic";
+    case WireStatus::bad_version:
+        return "bad_version";
+    case WireStatus::bad_header_len:
+        return "bad_header_len";
+    case WireStatus::bad_checksum:
+        return "bad_checksum";
+    case WireStatus::bad_type:
+        return "bad_type";
+    case WireStatus::bad_flags:
+        return "bad_flags";
+    case WireStatus::bad_vm:
+        return "bad_vm";
+    case WireStatus::bad_channel:
+        return "bad_channel";
+    case WireStatus::bad_round:
+        return "bad_round";
+    case WireStatus::bad_page:
+        return "bad_page";
+    case WireStatus::length_mismatch:
+        return "length_mismatch";
+    case WireStatus::bad_page_len:
+        return "bad_page_len";
+    case WireStatus::bad_offset:
+        return "bad_offset";
+    case WireStatus::zero_with_body:
+        return "zero_with_body";
+    case WireStatus::bad_compressed:
+        return "bad_compressed";
+    case WireStatus::bad_control:
+        return "bad_control";
+    case WireStatus::bad_entry:
+        return "bad_entry";
+    case WireStatus::unexpected_type:
+        return "unexpected_type";
+    case WireStatus::decompress_failed:
+        return "decompress_failed";
+    case WireStatus::count_:
+        break;
     }
     return "?";
 }
 
 const char* to_string(FrameType t) {
     switch (t) {
-    case FrameType::page: return "page";
-    case FrameType::round_end: return "round_end";
-    case FrameType::end: return "end";
-    case FrameType::ack: return "ack";
-    case FrameType::page_request: return "page_request";
+    case FrameType::page:
+        return "page";
+    case FrameType::round_end:
+        return "round_end";
+    case FrameType::end:
+        return "end";
+    case FrameType::ack:
+        return "ack";
+    case FrameType::page_request:
+        return "page_request";
     }
     return "?";
 }
@@ -151,14 +181,15 @@ WireLimits WireLimits::from(const VmMemory& mem, std::uint16_t channels) {
     l.vm_count = mem.vm_count();
     l.channels = channels;
     l.pages.resize(mem.vm_count());
-    for (std::uint16_t v = 0; v < mem.vm_count(); ++v) l.pages[v] = mem.pages(v);
+    for (std::uint16_t v = 0; v < mem.vm_count(); ++v)
+        l.pages[v] = mem.pages(v);
     return l;
 }
 
 void check_mtu(std::uint32_t mtu) {
     if (mtu < kMinMtu || mtu > kMaxMtu)
-        throw std::invalid_argument("mtu must be in " + std::to_string(kMinMtu) + ".." + std::to_string(kMaxMtu) +
-                                    ", got " + std::to_string(mtu));
+        throw std::invalid_argument("mtu must be in " + std::to_string(kMinMtu) + ".." +
+                                    std::to_string(kMaxMtu) + ", got " + std::to_string(mtu));
 }
 
 std::size_t encode_header(const FrameHeader& h, std::uint8_t* out, std::size_t cap) noexcept {
@@ -167,7 +198,8 @@ std::size_t encode_header(const FrameHeader& h, std::uint8_t* out, std::size_t c
     return kHeaderSize;
 }
 
-std::size_t encode_frame(const FrameHeader& h, const std::uint8_t* body, std::uint8_t* out, std::size_t cap) noexcept {
+std::size_t encode_frame(const FrameHeader& h, const std::uint8_t* body, std::uint8_t* out,
+                         std::size_t cap) noexcept {
     const std::size_t len = kHeaderSize + h.payload_len;
     if (out == nullptr || cap < len || (h.payload_len != 0 && body == nullptr)) return 0;
     write_header(h, out);
@@ -245,7 +277,8 @@ WireStatus decode(const std::uint8_t* buf, std::size_t len, const WireLimits& li
 
     FrameHeader h;
     const std::uint8_t type = buf[kOffType];
-    if (type < static_cast<std::uint8_t>(FrameType::page) || type > static_cast<std::uint8_t>(FrameType::page_request))
+    if (type < static_cast<std::uint8_t>(FrameType::page) ||
+        type > static_cast<std::uint8_t>(FrameType::page_request))
         return WireStatus::bad_type;
     h.type = static_cast<FrameType>(type);
     h.flags = ld<std::uint16_t>(buf + kOffFlags);
@@ -294,20 +327,23 @@ WireStatus decode(const std::uint8_t* buf, std::size_t len, const WireLimits& li
     case FrameType::end:
         if (h.round == 0) return WireStatus::bad_round;
         if (h.flags != 0) return WireStatus::bad_flags;
-        if (h.page != 0 || h.offset != 0 || h.page_len != 0 || h.payload_len != 0) return WireStatus::bad_control;
+        if (h.page != 0 || h.offset != 0 || h.page_len != 0 || h.payload_len != 0)
+            return WireStatus::bad_control;
         break;
     case FrameType::ack:
     case FrameType::page_request: {
         if (h.flags != 0) return WireStatus::bad_flags;
         if (h.round != 0 || h.page != 0 || h.offset != 0 || h.page_len != 0) return WireStatus::bad_control;
         const std::uint32_t esz = h.type == FrameType::ack ? kAckEntrySize : kRequestEntrySize;
-        if (h.count == 0 || static_cast<std::uint64_t>(h.count) * esz != h.payload_len) return WireStatus::bad_control;
+        if (h.count == 0 || static_cast<std::uint64_t>(h.count) * esz != h.payload_len)
+            return WireStatus::bad_control;
         const std::uint8_t* b = buf + kHeaderSize;
         for (std::uint32_t i = 0; i < h.count; ++i, b += esz) {
             if (h.type == FrameType::ack) {
                 const std::uint32_t r = ld<std::uint32_t>(b), first = ld<std::uint32_t>(b + 4),
                                     n = ld<std::uint32_t>(b + 8);
-                if (r == 0 || n == 0 || static_cast<std::uint64_t>(first) + n > pages) return WireStatus::bad_entry;
+                if (r == 0 || n == 0 || static_cast<std::uint64_t>(first) + n > pages)
+                    return WireStatus::bad_entry;
             } else {
                 const std::uint32_t r = ld<std::uint32_t>(b);
                 const std::uint16_t ch = ld<std::uint16_t>(b + 4), rsv = ld<std::uint16_t>(b + 6);

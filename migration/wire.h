@@ -51,15 +51,15 @@ class VmMemory;
 inline constexpr std::uint32_t kWireMagic = 0x474D5446u; // "FTMG" read as little-endian u32
 inline constexpr std::uint8_t kWireVersion = 1;
 inline constexpr std::uint32_t kHeaderSize = 48;
-inline constexpr std::uint32_t kFragmentUnit = 64;     // fragment offsets are multiples of this
-inline constexpr std::uint32_t kIpv4UdpHeaders = 28;   // IPv4 (20, no options) + UDP (8)
+inline constexpr std::uint32_t kFragmentUnit = 64;   // fragment offsets are multiples of this
+inline constexpr std::uint32_t kIpv4UdpHeaders = 28; // IPv4 (20, no options) + UDP (8)
 inline constexpr std::uint32_t kEthHeader = 14;
 inline constexpr std::uint32_t kL2L4Headers = kEthHeader + kIpv4UdpHeaders; // 42
 inline constexpr std::uint32_t kMinMtu = 576;
 inline constexpr std::uint32_t kMaxMtu = 9216;
 inline constexpr std::uint32_t kAckEntrySize = 12;
 inline constexpr std::uint32_t kRequestEntrySize = 16;
-inline constexpr std::uint32_t kPageBytes = 4096;      // == kPageSize (memory.h)
+inline constexpr std::uint32_t kPageBytes = 4096; // == kPageSize (memory.h)
 
 enum class FrameType : std::uint8_t { page = 1, round_end = 2, end = 3, ack = 4, page_request = 5 };
 
@@ -72,25 +72,25 @@ inline constexpr std::uint16_t kKnownFlags = kFlagZero | kFlagCompressed | kFlag
 // receiver/sender, not by decode().
 enum class WireStatus : std::uint8_t {
     ok = 0,
-    truncated,        // shorter than the header
+    truncated, // shorter than the header
     bad_magic,
     bad_version,
     bad_header_len,
-    bad_checksum,     // header CRC mismatch
+    bad_checksum, // header CRC mismatch
     bad_type,
-    bad_flags,        // unknown bits, zero+compressed, flags on a control frame
-    bad_vm,           // vm >= configured VMs
-    bad_channel,      // channel >= configured channels
-    bad_round,        // round 0
-    bad_page,         // page >= pages of the VM
-    length_mismatch,  // buffer length != header + payload_len
-    bad_page_len,     // raw page_len != 4096, zero page with page_len, control with page_len
-    bad_offset,       // fragment not 64-aligned, empty, or past page_len
-    zero_with_body,   // zero-page flag with a body
-    bad_compressed,   // compressed: offset != 0, payload_len != page_len, page_len 0 or >= 4096
-    bad_control,      // marker/end/ack/request with page/offset/body fields set, or entry count mismatch
-    bad_entry,        // ack/request entry out of range
-    unexpected_type,  // a valid frame of a type this end does not accept
+    bad_flags,       // unknown bits, zero+compressed, flags on a control frame
+    bad_vm,          // vm >= configured VMs
+    bad_channel,     // channel >= configured channels
+    bad_round,       // round 0
+    bad_page,        // page >= pages of the VM
+    length_mismatch, // buffer length != header + payload_len
+    bad_page_len,    // raw page_len != 4096, zero page with page_len, control with page_len
+    bad_offset,      // fragment not 64-aligned, empty, or past page_len
+    zero_with_body,  // zero-page flag with a body
+    bad_compressed,  // compressed: offset != 0, payload_len != page_len, page_len 0 or >= 4096
+    bad_control,     // marker/end/ack/request with page/offset/body fields set, or entry count mismatch
+    bad_entry,       // ack/request entry out of range
+    unexpected_type, // a valid frame of a type this end does not accept
     decompress_failed,
     count_
 };
@@ -145,19 +145,27 @@ struct WireLimits {
 // --- sizing -----------------------------------------------------------------
 // Throws std::invalid_argument unless kMinMtu <= mtu <= kMaxMtu.
 void check_mtu(std::uint32_t mtu);
-constexpr std::uint32_t udp_payload_capacity(std::uint32_t mtu) { return mtu - kIpv4UdpHeaders; }
+constexpr std::uint32_t udp_payload_capacity(std::uint32_t mtu) {
+    return mtu - kIpv4UdpHeaders;
+}
 // Body bytes of one page frame: a multiple of 64, at most 4096.
 constexpr std::uint32_t page_fragment_bytes(std::uint32_t mtu) {
     const std::uint32_t room = (udp_payload_capacity(mtu) - kHeaderSize) / kFragmentUnit * kFragmentUnit;
     return room < kPageBytes ? room : kPageBytes;
 }
 // Body room of one frame (compressed pages must fit it).
-constexpr std::uint32_t frame_body_capacity(std::uint32_t mtu) { return udp_payload_capacity(mtu) - kHeaderSize; }
+constexpr std::uint32_t frame_body_capacity(std::uint32_t mtu) {
+    return udp_payload_capacity(mtu) - kHeaderSize;
+}
 constexpr std::uint32_t frames_per_page(std::uint32_t mtu) {
     return (kPageBytes + page_fragment_bytes(mtu) - 1) / page_fragment_bytes(mtu);
 }
-constexpr std::uint32_t max_ack_entries(std::uint32_t mtu) { return frame_body_capacity(mtu) / kAckEntrySize; }
-constexpr std::uint32_t max_request_entries(std::uint32_t mtu) { return frame_body_capacity(mtu) / kRequestEntrySize; }
+constexpr std::uint32_t max_ack_entries(std::uint32_t mtu) {
+    return frame_body_capacity(mtu) / kAckEntrySize;
+}
+constexpr std::uint32_t max_request_entries(std::uint32_t mtu) {
+    return frame_body_capacity(mtu) / kRequestEntrySize;
+}
 static_assert(page_fragment_bytes(1500) == 1408 && frames_per_page(1500) == 3);
 static_assert(page_fragment_bytes(9000) == 4096 && frames_per_page(9000) == 1);
 static_assert(page_fragment_bytes(kMinMtu) >= kFragmentUnit);
@@ -168,10 +176,12 @@ static_assert(page_fragment_bytes(kMinMtu) >= kFragmentUnit);
 // external buffer for zero-copy TX). Returns 48, or 0 when cap < 48.
 std::size_t encode_header(const FrameHeader& h, std::uint8_t* out, std::size_t cap) noexcept;
 // Header + h.payload_len bytes of `body`. Returns the length, 0 when it does not fit.
-std::size_t encode_frame(const FrameHeader& h, const std::uint8_t* body, std::uint8_t* out, std::size_t cap) noexcept;
+std::size_t encode_frame(const FrameHeader& h, const std::uint8_t* body, std::uint8_t* out,
+                         std::size_t cap) noexcept;
 // Back-channel messages; `h` gives vm, channel, seq, tx_time (type, count,
 // payload_len are set here). Returns the length, 0 when it does not fit or n == 0.
-std::size_t encode_acks(FrameHeader h, const AckEntry* e, std::uint32_t n, std::uint8_t* out, std::size_t cap) noexcept;
+std::size_t encode_acks(FrameHeader h, const AckEntry* e, std::uint32_t n, std::uint8_t* out,
+                        std::size_t cap) noexcept;
 std::size_t encode_requests(FrameHeader h, const PageRequest* e, std::uint32_t n, std::uint8_t* out,
                             std::size_t cap) noexcept;
 

@@ -31,13 +31,15 @@ const char* to_string(TeamingMode t);
 struct TeamConfig {
     Mode mode = Mode::hash;
     TeamingMode teaming = TeamingMode::switch_independent;
-    packet::HashPolicy hash_policy = packet::HashPolicy::l34;   // the flow hash the caller computes (BurstView.hash);
-                                                                // the Team itself only sees hashes
-    std::uint32_t buckets = kDefaultBuckets;      // indirection table size (power of two, >= 256)
+    // The flow hash the caller computes for BurstView.hash (packet::flow_hash);
+    // the Team itself only ever sees hashes.
+    packet::HashPolicy hash_policy = packet::HashPolicy::l34;
+    std::uint32_t buckets = kDefaultBuckets;      // indirection table size (power of two, 256..2^20);
+                                                  // also the flowcell per-flow table size
     flowlet::DynamicConfig dynamic{};             // used when mode == dynamic
-    std::uint32_t flowcell_bytes = 64 * 1024;     // Presto flowcell size (mode == flowcell)
+    std::uint32_t flowcell_bytes = 64 * 1024;     // Presto flowcell size (mode == flowcell), >= 1
     std::uint8_t primary = 0;                     // active-backup primary / switch-independent primary
-    std::uint32_t vport_slots = 4096;             // vport pinning table capacity
+    std::uint32_t vport_slots = 4096;             // vport pinning table capacity, 1..2^22
 };
 
 struct TeamCounters {

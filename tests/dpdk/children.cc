@@ -44,6 +44,15 @@ int child_eal_hugepages() {
     return rc;
 }
 
+// Testbed EAL up and down: prints its runtime directory.
+int child_eal_testbed() {
+    dp::EalOptions o;
+    o.memory_mb = 128;
+    dp::Eal eal(o);
+    std::printf("RUNTIME %s\n", eal.info().runtime_dir.c_str());
+    return 0;
+}
+
 // memif client with id <id> on <socket>: echoes <count> packets back, bounded by <timeout_ms>.
 int child_memif_echo(const std::vector<std::string>& args) {
     if (args.size() != 4) return 2;
@@ -116,6 +125,7 @@ int child_tap(const std::vector<std::string>& args) {
 int child_main(const std::string& mode, const std::vector<std::string>& args) {
     try {
         if (mode == "eal-hugepages") return child_eal_hugepages();
+        if (mode == "eal-testbed") return child_eal_testbed();
         if (mode == "memif-echo") return child_memif_echo(args);
         if (mode == "tap") return child_tap(args);
         std::printf("unknown child mode %s\n", mode.c_str());

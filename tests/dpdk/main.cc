@@ -60,7 +60,7 @@ ChildHandle start_child(const std::string& mode, const std::vector<std::string>&
         ::close(fds[0]);
         return {};
     }
-    return {pid, fds[0]};
+    return {pid, fds[0], {}};
 }
 
 bool read_child_until(ChildHandle& h, const std::string& marker, std::chrono::milliseconds timeout) {

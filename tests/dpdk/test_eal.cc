@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -165,6 +166,33 @@ TEST(EalChild, MissingHugepagesAreExplained) {
     EXPECT_EQ(r.exit_code, 3) << r.output;
     EXPECT_NE(r.output.find("EALERROR: EAL initialisation failed: no free hugepages"), std::string::npos) << r.output;
     EXPECT_NE(r.output.find("dpdk-hugepages.py --setup 2G"), std::string::npos) << r.output;
+}
+
+// A testbed process removes its runtime directory at exit, and sweeps the
+// ones left by testbed processes that died (pid gone) when it starts.
+TEST(EalChild, RuntimeDirectoriesAreCleanedUp) {
+    const pid_t dead = ::fork();
+    ASSERT_GE(dead, 0);
+    if (dead == 0) ::_exit(0);
+    ASSERT_EQ(::waitpid(dead, nullptr, 0), dead);
+    const fs::path base = fs::path(eal().runtime_dir).parent_path();
+    const fs::path stale = base / ("flowteam-" + std::to_string(dead));
+    fs::create_directories(stale);
+    std::ofstream(stale / "config") << "left by a crash";
+    const fs::path other = base / "flowteam-notapid";
+    fs::create_directories(other);
+
+    const auto r = run_child("eal-testbed", {}, std::chrono::seconds(60));
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    const auto pos = r.output.find("RUNTIME ");
+    ASSERT_NE(pos, std::string::npos) << r.output;
+    const std::string child_dir = r.output.substr(pos + 8, r.output.find('\n', pos) - pos - 8);
+    EXPECT_EQ(fs::path(child_dir).parent_path(), base);
+    EXPECT_FALSE(fs::exists(child_dir)) << "removed at exit";
+    EXPECT_FALSE(fs::exists(stale)) << "swept at start";
+    EXPECT_TRUE(fs::exists(other)) << "not ours: left alone";
+    EXPECT_TRUE(fs::exists(eal().runtime_dir)) << "a live process's directory is left alone";
+    fs::remove_all(other);
 }
 
 TEST(Lcores, LaunchOnWorkerAndCollectResult) {

@@ -63,13 +63,15 @@ void write_pcap(const std::string& path, const std::vector<std::vector<std::uint
 
 std::vector<std::uint8_t> frame_bytes(std::uint32_t len, std::uint32_t seq) {
     std::vector<std::uint8_t> b(len, 0);
-    std::memset(b.data(), 0xff, 6);
-    b[6] = 0x02;
-    b[11] = 1;
-    b[12] = 0x88;
-    b[13] = 0xB5;
-    std::memcpy(b.data() + kSeqOffset, &seq, 4);
-    for (std::uint32_t i = kSeqOffset + 4; i < len; ++i) b[i] = static_cast<std::uint8_t>(seq * 7 + i);
+    std::uint8_t* p = b.data();
+    if (p == nullptr || len < kSeqOffset + 4) return b;
+    std::memset(p, 0xff, 6);
+    p[6] = 0x02;
+    p[11] = 1;
+    p[12] = 0x88;
+    p[13] = 0xB5;
+    std::memcpy(p + kSeqOffset, &seq, 4);
+    for (std::uint32_t i = kSeqOffset + 4; i < len; ++i) p[i] = static_cast<std::uint8_t>(seq * 7 + i);
     return b;
 }
 

@@ -1,10 +1,9 @@
 // SPDX-License-Identifier: BSD-3-Clause
-#include "measure/histogram.h"
-
-#include <gtest/gtest.h>
-
 #include <cstdint>
+#include <gtest/gtest.h>
 #include <limits>
+
+#include "measure/histogram.h"
 
 namespace flowteam::measure {
 namespace {
@@ -57,13 +56,15 @@ TEST(Log2Histogram, CountSumMaxMean) {
 
 TEST(Log2Histogram, Percentile) {
     H8 h;
-    for (int k = 0; k < 90; ++k) h.add(1);
-    for (int k = 0; k < 9; ++k) h.add(6);  // bin 4-7
-    h.add(40);                              // bin 32-63
+    for (int k = 0; k < 90; ++k)
+        h.add(1);
+    for (int k = 0; k < 9; ++k)
+        h.add(6); // bin 4-7
+    h.add(40);    // bin 32-63
     EXPECT_EQ(h.percentile(0.0), 1u);
     EXPECT_EQ(h.percentile(0.5), 1u);
-    EXPECT_EQ(h.percentile(0.90), 1u);  // 90th sample is still a 1
-    EXPECT_EQ(h.percentile(0.91), 7u);  // upper edge of 4-7
+    EXPECT_EQ(h.percentile(0.90), 1u); // 90th sample is still a 1
+    EXPECT_EQ(h.percentile(0.91), 7u); // upper edge of 4-7
     EXPECT_EQ(h.percentile(0.99), 7u);
     EXPECT_EQ(h.percentile(0.995), 40u); // bin 32-63, clamped to max
     EXPECT_EQ(h.percentile(1.0), 40u);

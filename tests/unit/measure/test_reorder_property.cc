@@ -1,16 +1,15 @@
 // SPDX-License-Identifier: BSD-3-Clause
 // Property tests: FlowReorder against straightforward, unbounded reference
 // implementations on random sequences (fixed seeds).
-#include "measure/reorder.h"
-
-#include <gtest/gtest.h>
-
 #include <algorithm>
 #include <cstdint>
 #include <deque>
+#include <gtest/gtest.h>
 #include <random>
 #include <set>
 #include <vector>
+
+#include "measure/reorder.h"
 
 namespace flowteam::measure {
 namespace {
@@ -24,12 +23,13 @@ struct GenParams {
     double swap_p = 0.05; // per position: swap with a neighbour up to max_dist ahead
     std::uint32_t max_dist = 6;
     double loss_p = 0.01;
-    double dup_p = 0.0;   // per packet: re-send one of the last few
+    double dup_p = 0.0; // per packet: re-send one of the last few
 };
 
 Seq generate(std::mt19937_64& rng, const GenParams& g) {
     Seq s;
-    for (std::uint64_t k = 1; k <= g.n; ++k) s.push_back(k);
+    for (std::uint64_t k = 1; k <= g.n; ++k)
+        s.push_back(k);
     std::uniform_real_distribution<double> u(0.0, 1.0);
     std::uniform_int_distribution<std::uint32_t> dist(1, g.max_dist);
     for (std::size_t i = 0; i < s.size(); ++i) {
@@ -91,10 +91,12 @@ Ref4737 ref_4737(const Seq& arrivals) {
         }
         ++r.reordered;
         std::size_t j = 0;
-        while (!(u[j] > s)) ++j; // exists: some earlier packet raised NextExp above s
+        while (!(u[j] > s))
+            ++j; // exists: some earlier packet raised NextExp above s
         r.extent.add(i - j);
         std::uint64_t n = 0;
-        while (n < i && u[i - 1 - n] > s) ++n;
+        while (n < i && u[i - 1 - n] > s)
+            ++n;
         ++r.n[std::min<std::uint64_t>(n, kNReorderCap)];
         if (n >= 3) ++r.ge3;
         close();
@@ -157,7 +159,9 @@ RefRd ref_rd(const Seq& unique_arrivals, std::uint32_t dt) {
     std::size_t next = 0;
     bool ri_set = false;
     std::uint64_t ri = 0;
-    auto in_window = [&](std::uint64_t x) { return std::find(window.begin(), window.end(), x) != window.end(); };
+    auto in_window = [&](std::uint64_t x) {
+        return std::find(window.begin(), window.end(), x) != window.end();
+    };
     auto fetch = [&] { // get_next_arrival(): skip those below RI or already held
         while (next < unique_arrivals.size()) {
             const std::uint64_t x = unique_arrivals[next++];
@@ -169,7 +173,8 @@ RefRd ref_rd(const Seq& unique_arrivals, std::uint32_t dt) {
             return;
         }
     };
-    for (std::uint32_t k = 0; k <= dt; ++k) fetch();
+    for (std::uint32_t k = 0; k <= dt; ++k)
+        fetch();
     if (window.empty()) return r;
     ri = *std::min_element(window.begin(), window.end());
     ri_set = true;
@@ -196,7 +201,8 @@ RefRd ref_rd(const Seq& unique_arrivals, std::uint32_t dt) {
             } else {
                 // RI++ until found; guard the case where nothing >= RI is held.
                 bool any = false;
-                for (auto x : window) any = any || x > ri;
+                for (auto x : window)
+                    any = any || x > ri;
                 any = any || (!buffer.empty() && *buffer.rbegin() > ri);
                 if (!any) {
                     window.pop_front();
@@ -278,7 +284,8 @@ RefRbd ref_rbd(const Seq& unique_arrivals, std::uint32_t bt) {
         window.push_back(x);
         if (window.size() > bt) step();
     }
-    while (!window.empty()) step();
+    while (!window.empty())
+        step();
     return r;
 }
 
@@ -288,7 +295,8 @@ void check_against_references(const Seq& arrivals, std::uint32_t dt, bool expect
     ReorderConfig cfg;
     cfg.density_threshold = dt;
     FlowReorder f(cfg);
-    for (auto s : arrivals) f.on_packet(s);
+    for (auto s : arrivals)
+        f.on_packet(s);
     f.finish();
     const ReorderStats& st = f.stats();
 
@@ -384,11 +392,14 @@ TEST(ReorderProperty, RandomPermutationsOfSmallBlocks) {
         SCOPED_TRACE(seed);
         std::mt19937_64 rng(seed);
         Seq s;
-        for (std::uint64_t k = 1; k <= 1600; ++k) s.push_back(k);
-        for (std::size_t b = 0; b + 8 <= s.size(); b += 8) std::shuffle(s.begin() + b, s.begin() + b + 8, rng);
+        for (std::uint64_t k = 1; k <= 1600; ++k)
+            s.push_back(k);
+        for (std::size_t b = 0; b + 8 <= s.size(); b += 8)
+            std::shuffle(s.begin() + b, s.begin() + b + 8, rng);
         check_against_references(s, 8, true);
         FlowReorder f;
-        for (auto x : s) f.on_packet(x);
+        for (auto x : s)
+            f.on_packet(x);
         EXPECT_LE(f.stats().extent.max, 7u);
         EXPECT_EQ(f.stats().dropped, 0u);
     }
@@ -411,7 +422,8 @@ TEST(ReorderProperty, TableEqualsIndependentFlows) {
     std::uint64_t untracked = 0;
     for (;;) {
         bool left = false;
-        for (std::uint32_t f = 0; f < kFlows; ++f) left = left || at[f] < seqs[f].size();
+        for (std::uint32_t f = 0; f < kFlows; ++f)
+            left = left || at[f] < seqs[f].size();
         if (!left) break;
         const std::uint32_t f = pick(rng);
         if (f == kFlows) {
@@ -431,7 +443,8 @@ TEST(ReorderProperty, TableEqualsIndependentFlows) {
     }
     sum.untracked = untracked;
     EXPECT_EQ(table.totals(), sum);
-    for (std::uint32_t f = 0; f < kFlows; ++f) EXPECT_EQ(table.flow(f).stats(), alone[f].stats());
+    for (std::uint32_t f = 0; f < kFlows; ++f)
+        EXPECT_EQ(table.flow(f).stats(), alone[f].stats());
 }
 
 } // namespace

@@ -1,6 +1,5 @@
 // SPDX-License-Identifier: BSD-3-Clause
 #include <gtest/gtest.h>
-
 #include <vector>
 
 #include "migration/precopy.h"
@@ -21,7 +20,8 @@ MemoryConfig one_vm(std::uint32_t pages, std::uint32_t ws = 0, double rate = 0, 
 }
 
 void ack_all(Precopy& pc, Tick now, const std::vector<PageRef>& refs) {
-    for (const PageRef& r : refs) pc.on_ack(now, AckEntry{r.round, r.page, 1});
+    for (const PageRef& r : refs)
+        pc.on_ack(now, AckEntry{r.round, r.page, 1});
 }
 
 std::vector<PageRef> drain(Precopy& pc, Tick now, std::uint32_t max = 1000) {
@@ -84,7 +84,8 @@ TEST(Precopy, DirtyPagesMakeLaterRoundsUntilTheyFitTheDowntime) {
     auto r1 = drain(pc, 0);
     ASSERT_EQ(r1.size(), 40u);
     pc.on_sent(10 * kMs, 40 * 4096, 40 * 4096); // 16.4 MB/s -> 1 ms fits 4 pages
-    for (std::uint32_t p : {3u, 5u, 7u, 11u, 13u, 17u, 19u, 23u, 29u, 31u}) mem.touch_page(0, p);
+    for (std::uint32_t p : {3u, 5u, 7u, 11u, 13u, 17u, 19u, 23u, 29u, 31u})
+        mem.touch_page(0, p);
     auto r2 = drain(pc, 10 * kMs);
     ASSERT_EQ(r2.size(), 10u);
     EXPECT_EQ(pc.phase(), Phase::precopy); // 40 KiB > 16 KiB: another pre-copy round
@@ -171,8 +172,8 @@ TEST(Precopy, UnconfirmedCopiesAreResentAfterTheTimeout) {
     auto r1 = drain(pc, 0);
     for (const PageRef& r : r1)
         if (r.page != 6) pc.on_ack(kMs, {1, r.page, 1});
-    EXPECT_EQ(drain(pc, 2 * kMs).size(), 0u); // stop-copy, waiting for page 6
-    EXPECT_EQ(drain(pc, 9 * kMs).size(), 0u); // not yet: sent at 0, rto 10 ms
+    EXPECT_EQ(drain(pc, 2 * kMs).size(), 0u);  // stop-copy, waiting for page 6
+    EXPECT_EQ(drain(pc, 9 * kMs).size(), 0u);  // not yet: sent at 0, rto 10 ms
     EXPECT_EQ(drain(pc, 10 * kMs).size(), 0u); // timeouts are checked every rto/4
     auto r2 = drain(pc, 12 * kMs);
     ASSERT_EQ(r2.size(), 1u);
@@ -197,7 +198,7 @@ TEST(Precopy, NonConvergingHitsMaxRoundsOrIsThrottled) {
         pc.start(0);
         Tick now = 0;
         // the sender moves 10 pages per ms (41 MB/s): one 128-page round takes 12.8 ms
-        while (pc.phase() != Phase::stop_copy && now < 2000 * kMs) {
+        while ((pc.phase() == Phase::setup || pc.phase() == Phase::precopy) && now < 2000 * kMs) {
             now += kMs;
             mem.advance(0, now);
             std::vector<PageRef> refs(10);
@@ -208,7 +209,8 @@ TEST(Precopy, NonConvergingHitsMaxRoundsOrIsThrottled) {
             }
         }
         const MigrationStats s = pc.stats(now);
-        ASSERT_EQ(pc.phase(), Phase::stop_copy) << "auto_converge=" << ac;
+        ASSERT_TRUE(pc.phase() == Phase::stop_copy || pc.phase() == Phase::completed)
+            << "auto_converge=" << ac;
         if (!ac) {
             EXPECT_EQ(s.switchover, Switchover::max_rounds);
             EXPECT_EQ(s.dirty_sync_count, 21u); // 20 pre-copy passes + the switchover sync
@@ -254,18 +256,24 @@ TEST(Scheduler, AtMostMConcurrentMigrations) {
     EXPECT_EQ(s.flow_index(3, 1), 7u);
     Tick now = 0;
     std::vector<std::uint16_t> completion_order;
+    std::vector<bool> recorded(5, false);
     while (!s.done() && now < 1000 * kMs) {
         now += kMs;
         s.poll(now);
         EXPECT_LE(s.active().size(), 2u);
-        // complete only the first active migration each ms
+        // serve only the first active migration
         if (!s.active().empty()) {
             Precopy& pc = s.migration(s.active()[0]);
             std::vector<PageRef> refs(16);
             refs.resize(pc.next_pages(now, 16, refs.data()));
-            for (const PageRef& r : refs) pc.on_ack(now, {r.round, r.page, 1});
-            if (pc.done()) completion_order.push_back(pc.vm());
+            for (const PageRef& r : refs)
+                pc.on_ack(now, {r.round, r.page, 1});
         }
+        for (std::uint16_t v = 0; v < 5; ++v)
+            if (s.migration(v).done() && !recorded[v]) {
+                recorded[v] = true;
+                completion_order.push_back(v);
+            }
     }
     ASSERT_TRUE(s.done());
     EXPECT_EQ(completion_order, (std::vector<std::uint16_t>{4, 3, 2, 1, 0}));

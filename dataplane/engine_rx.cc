@@ -1,0 +1,235 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// flowteam — Team RX stage: poll every member, software RSS when needed,
+// probe parsing, reordering per flow after merging members and queues.
+#include "dataplane/engine_stages.h"
+
+#include <algorithm>
+#include <bit>
+#include <stdexcept>
+#include <string>
+
+#include "emulation/probe_header.h"
+#include "packet/flow_key.h"
+#include "teaming/rss.h"
+
+namespace flowteam::dataplane::engine_detail {
+
+RxStage::RxStage(unsigned index, std::vector<RxQueueRef> queues, RxRss rss, const std::vector<std::uint16_t>& reta,
+                 const std::vector<unsigned>& rx_index_of_queue, const packet::ToeplitzKey& rss_key,
+                 std::uint32_t track_flows, const measure::ReorderConfig& reorder, Tick flowlet_gap, bool wire_stamps,
+                 std::unique_ptr<FrameSink> sink, Shared& shared)
+    : index_(index), queues_(std::move(queues)), rss_(rss), reta_(reta), rx_index_of_queue_(rx_index_of_queue),
+      rss_key_(rss_key), gap_(flowlet_gap), stamps_(wire_stamps), sink_(std::move(sink)), shared_(shared) {
+    if (track_flows == 0 || (track_flows & (track_flows - 1)) != 0 || track_flows > (1u << 20))
+        throw std::invalid_argument("track-flows: " + std::to_string(track_flows) +
+                                    " not allowed; allowed: a power of two, 1..1048576");
+    if (reta_.empty()) reta_.push_back(0);
+    if (rx_index_of_queue_.empty()) rx_index_of_queue_.push_back(index_);
+    flows_.reserve(track_flows);
+    for (std::uint32_t i = 0; i < track_flows; ++i) flows_.emplace_back(reorder);
+    flow_mask_ = track_flows - 1;
+    items_.resize(kBudget + kBurstSize);
+    frames_.resize(kBudget + kBurstSize);
+    linear_.resize(emulation::kMaxProbeFrameBytes + 64);
+    c_.min_change_gap = UINT64_MAX;
+}
+
+RxStage::~RxStage() = default;
+
+void RxStage::retire(FlowSlot& s) noexcept {
+    s.reo.finish();
+    totals_.merge(s.reo.stats());
+    if (std::popcount(s.link_mask) > 1) ++split_links_;
+    if (std::popcount(s.rx_mask) > 1) ++split_rx_;
+    s.reo.reset();
+    s.link_mask = 0;
+    s.rx_mask = 0;
+    s.high_link = kNoMember;
+    s.high_seq = 0;
+    s.high_tx = 0;
+    s.used = false;
+    s.owner = UINT32_MAX;
+}
+
+void RxStage::finish() noexcept {
+    for (auto& s : flows_)
+        if (s.used) retire(s);
+    c_.reordered = totals_.reordered;
+    publish();
+}
+
+void RxStage::account(Item& it, Tick now) noexcept {
+    rte_mbuf* mb = it.m;
+    ++c_.m_packets[it.member];
+    c_.m_bytes[it.member] += mb->pkt_len;
+    ++c_.q_packets[it.member][it.queue < kMaxEngineQueues ? it.queue : kMaxEngineQueues - 1];
+    ++c_.packets;
+    c_.bytes += mb->pkt_len;
+
+    const std::uint8_t* data = rte_pktmbuf_mtod(mb, const std::uint8_t*);
+    std::uint32_t len = mb->data_len;
+    if (mb->nb_segs > 1) [[unlikely]] {
+        len = std::min<std::uint32_t>(mb->pkt_len, static_cast<std::uint32_t>(linear_.size()));
+        const void* p = rte_pktmbuf_read(mb, 0, len, linear_.data());
+        data = p != nullptr ? static_cast<const std::uint8_t*>(p) : data;
+        if (p == nullptr) len = mb->data_len;
+    }
+    emulation::PacketDesc d;
+    const emulation::ProbeStatus st = emulation::parse_probe_frame(data, len, d);
+    ++c_.probe[static_cast<std::size_t>(st)];
+    if (st != emulation::ProbeStatus::ok) return;
+
+    if (d.tx_time != 0 && d.tx_time <= now) {
+        const Tick lat = now - d.tx_time;
+        ++c_.latency_samples;
+        c_.latency_sum += lat;
+        if (lat > c_.latency_max) c_.latency_max = lat;
+    }
+
+    FlowSlot& s = flows_[d.flow_id & flow_mask_];
+    if (!s.used) {
+        s.used = true;
+        s.owner = d.flow_id;
+        ++flows_seen_;
+    } else if (s.owner != d.flow_id) [[unlikely]] {
+        if (d.flow_id < s.owner) {   // a straggler of a flow whose slot was reused
+            ++c_.untracked;
+            return;
+        }
+        retire(s);
+        s.used = true;
+        s.owner = d.flow_id;
+        ++flows_seen_;
+    }
+    const std::uint8_t link = stamps_ ? meta(mb).link : it.member;
+    const std::uint8_t lk = link < kMaxMembers ? link : it.member;
+    s.link_mask |= 1u << lk;
+    s.rx_mask |= 1u << it.member;
+    if (s.reo.on_packet(d.seq) == measure::Arrival::kLate) ++c_.reordered;
+
+    if (s.high_link == kNoMember) {
+        s.high_seq = d.seq;
+        s.high_tx = d.tx_time;
+        s.high_link = lk;
+    } else if (d.seq == s.high_seq + 1) {
+        if (lk != s.high_link) {
+            ++c_.member_changes;
+            const Tick gap = d.tx_time > s.high_tx ? d.tx_time - s.high_tx : 0;
+            if (gap < gap_) ++c_.member_changes_below_gap;
+            if (gap < c_.min_change_gap) c_.min_change_gap = gap;
+        }
+        s.high_seq = d.seq;
+        s.high_tx = d.tx_time;
+        s.high_link = lk;
+    } else if (d.seq > s.high_seq) {   // after a loss: no pair to compare
+        s.high_seq = d.seq;
+        s.high_tx = d.tx_time;
+        s.high_link = lk;
+    }
+}
+
+void RxStage::poll(Tick now) noexcept {
+    std::uint32_t n = 0;
+    rte_mbuf* burst[kBurstSize];
+    for (const RxQueueRef& q : queues_) {
+        while (n + kBurstSize <= kBudget) {
+            const std::uint16_t k = rte_eth_rx_burst(q.port, q.queue, burst, kBurstSize);
+            for (std::uint16_t i = 0; i < k; ++i) {
+                Item& it = items_[n];
+                it.m = burst[i];
+                it.order = n;
+                it.member = q.member;
+                it.queue = q.queue;
+                ++n;
+            }
+            if (k < kBurstSize) break;
+        }
+    }
+    if (!handoff_.empty()) {
+        void* objs[kBurstSize];
+        while (n + kBurstSize <= kBudget) {
+            const unsigned k = rte_ring_dequeue_burst(handoff_[index_], objs, kBurstSize, nullptr);
+            for (unsigned i = 0; i < k; ++i) {
+                rte_mbuf* mb = static_cast<rte_mbuf*>(objs[i]);
+                const WireMeta& w = meta(mb);
+                Item& it = items_[n];
+                it.m = mb;
+                it.order = n;
+                it.member = w.pad[0];
+                it.queue = static_cast<std::uint16_t>(w.pad[1]);
+                ++n;
+            }
+            if (k < kBurstSize) break;
+        }
+    }
+    last_empty_ = n == 0;
+    if (n == 0) return;
+    c_.last_rx_tsc = now;
+
+    if (rss_ == RxRss::software) {
+        // Toeplitz -> RETA -> queue -> lcore, the plan a NIC would apply.
+        std::uint32_t kept = 0;
+        for (std::uint32_t i = 0; i < n; ++i) {
+            Item it = items_[i];
+            packet::FlowKey key;
+            packet::parse_frame(rte_pktmbuf_mtod(it.m, const std::uint8_t*), it.m->data_len, key);
+            const std::uint32_t h = rss_key_.hash_key(key, true);
+            const std::uint16_t q = reta_[teaming::reta_slot(h, static_cast<std::uint32_t>(reta_.size()))];
+            it.queue = q;
+            const unsigned owner = q < rx_index_of_queue_.size() ? rx_index_of_queue_[q] : index_;
+            if (owner != index_ && owner < handoff_.size()) {
+                WireMeta& w = meta(it.m);
+                w.pad[0] = it.member;
+                w.pad[1] = static_cast<std::uint8_t>(q);
+                if (rte_ring_enqueue(handoff_[owner], it.m) == 0) {
+                    ++c_.handoff;
+                } else {
+                    ++c_.handoff_full;
+                    rte_pktmbuf_free(it.m);
+                }
+                continue;
+            }
+            items_[kept++] = it;
+        }
+        n = kept;
+    }
+    if (stamps_) {
+        for (std::uint32_t i = 0; i < n; ++i) items_[i].key = meta(items_[i].m).arrival;
+        std::sort(items_.begin(), items_.begin() + n, [](const Item& a, const Item& b) {
+            return a.key != b.key ? a.key < b.key : a.order < b.order;
+        });
+    }
+    for (std::uint32_t i = 0; i < n; ++i) {
+        if (i + 2 < n) rte_prefetch0(rte_pktmbuf_mtod(items_[i + 2].m, void*));
+        account(items_[i], now);
+    }
+    if (sink_) {
+        std::uint32_t done = 0;
+        while (done < n) {
+            const std::uint16_t k = static_cast<std::uint16_t>(std::min<std::uint32_t>(n - done, kBurstSize));
+            for (std::uint16_t i = 0; i < k; ++i) {
+                const Item& it = items_[done + i];
+                RxFrame& f = frames_[i];
+                f.data = rte_pktmbuf_mtod(it.m, const std::uint8_t*);
+                f.len = it.m->data_len;
+                f.pkt_len = it.m->pkt_len;
+                f.member = it.member;
+                f.queue = it.queue;
+            }
+            sink_->on_frames(now, frames_.data(), k);
+            done += k;
+        }
+    }
+    rte_mbuf* freeb[kBurstSize];
+    std::uint32_t nf = 0;
+    for (std::uint32_t i = 0; i < n; ++i) {
+        freeb[nf++] = items_[i].m;
+        if (nf == kBurstSize) {
+            rte_pktmbuf_free_bulk(freeb, nf);
+            nf = 0;
+        }
+    }
+    if (nf != 0) rte_pktmbuf_free_bulk(freeb, nf);
+}
+
+} // namespace flowteam::dataplane::engine_detail

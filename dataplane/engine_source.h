@@ -1,0 +1,90 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// flowteam — what the engine sends and what it hands received frames to
+// (public header: no rte_*.h, no rte_ types).
+//
+// The contract a traffic producer implements to feed Team TX, and the one a
+// consumer implements to see what Team RX received. Both are called ONCE PER
+// BURST (one virtual call per burst, never per packet) from the lcore that
+// owns the stage; they must not block, allocate, lock or throw on that path.
+//
+//   FrameSource::fill(now, bufs, n)   the engine allocated n mbufs; bufs[i]
+//        points into mbuf i (data, cap = room in one segment). The source
+//        writes k <= n complete Ethernet frames into bufs[0..k), sets each
+//        bufs[i].len, and returns k. Unused buffers go back to the pool. The
+//        engine is free NOT to call fill() while the team pushes back (member
+//        TX rings full): a source sees backpressure as fewer calls.
+//   FrameSource::finished()           true once the source has nothing more to
+//        send (a migration that completed, a fixed set of flows that ended):
+//        the engine drains what is in flight and stops.
+//
+//   FrameSink::on_frames(now, frames, n)  called by an RX lcore with a burst of
+//        received frames (after the team merged all members and queues, in the
+//        order the receiving application sees them). The frames are only
+//        valid during the call.
+//
+// Factories are called once per TX (RX) lcore at start-up, on the control
+// thread; each object then lives on its lcore only.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+
+#include "common/types.h"
+#include "emulation/traffic.h"
+
+namespace flowteam::dataplane {
+
+struct FrameBuf {
+    std::uint8_t* data = nullptr; // start of the frame (Ethernet header)
+    std::uint32_t cap = 0;        // bytes available at data (one segment)
+    std::uint32_t len = 0;        // set by the source: frame length without FCS
+};
+
+class FrameSource {
+public:
+    virtual ~FrameSource() = default;
+    // Write up to n frames; return how many were written (bufs[0..k) with len set).
+    virtual std::uint16_t fill(Tick now, FrameBuf* bufs, std::uint16_t n) = 0;
+    // Nothing more will come.
+    virtual bool finished() const { return false; }
+};
+
+struct RxFrame {
+    const std::uint8_t* data = nullptr; // first segment
+    std::uint32_t len = 0;              // bytes at data (first segment)
+    std::uint32_t pkt_len = 0;          // whole frame
+    std::uint8_t member = 0;            // receiving team member it arrived on
+    std::uint16_t queue = 0;            // RX queue (after RSS, hardware or software)
+};
+
+class FrameSink {
+public:
+    virtual ~FrameSink() = default;
+    virtual void on_frames(Tick now, const RxFrame* frames, std::uint16_t n) = 0;
+};
+
+using FrameSourceFactory = std::function<std::unique_ptr<FrameSource>(unsigned tx_index)>;
+using FrameSinkFactory = std::function<std::unique_ptr<FrameSink>(unsigned rx_index)>;
+
+// Synthetic probe traffic (emulation::TrafficGenerator + build_probe_frame):
+// flow id, per-flow sequence and the TX tick ride in every frame so the
+// receiver measures reordering and loss. `tick_hz` is the TSC rate.
+class SyntheticSource final : public FrameSource {
+public:
+    SyntheticSource(const emulation::TrafficConfig& cfg, std::uint64_t tick_hz);
+    std::uint16_t fill(Tick now, FrameBuf* bufs, std::uint16_t n) override;
+    bool finished() const override;
+    const emulation::TrafficGenerator& generator() const { return gen_; }
+    std::uint64_t too_small() const { return too_small_; } // frames that did not fit a buffer (counted, not sent)
+
+private:
+    emulation::TrafficGenerator gen_;
+    emulation::PacketDesc descs_[kBurstSize];
+    std::uint64_t too_small_ = 0;
+};
+
+// MAC the synthetic frames are addressed to (the receiving team).
+inline constexpr emulation::MacAddr kReceiverMac{0x02, 0x66, 0x74, 0xff, 0x00, 0x01};
+
+} // namespace flowteam::dataplane

@@ -1,0 +1,378 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// flowteam — engine stages (INTERNAL to dataplane/: includes rte_*.h).
+//
+// Each stage is a per-lcore object with poll(now): one iteration over at most
+// a few bursts, TSC read once by the loop and passed down. Counters are plain
+// uint64_t owned by the stage; publish() copies them into relaxed atomics
+// about once per millisecond for the control thread (progress line,
+// telemetry). After the lcores are joined the control thread reads the plain
+// counters directly.
+#pragma once
+
+#include <rte_ethdev.h>
+#include <rte_mbuf.h>
+#include <rte_mbuf_dyn.h>
+#include <rte_ring.h>
+
+#include <atomic>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <type_traits>
+#include <vector>
+
+#include "common/types.h"
+#include "dataplane/engine.h"
+#include "dataplane/engine_source.h"
+#include "emulation/link.h"
+#include "measure/reorder.h"
+#include "packet/toeplitz.h"
+#include "teaming/members.h"
+#include "teaming/team.h"
+
+namespace flowteam::dataplane::engine_detail {
+
+// ------------------------------------------------------------ publishing
+
+// Copy of a struct of uint64_t counters readable from another thread.
+template <class T>
+class Published {
+    static_assert(std::is_trivially_copyable_v<T> && sizeof(T) % sizeof(std::uint64_t) == 0);
+    static constexpr std::size_t kWords = sizeof(T) / sizeof(std::uint64_t);
+
+public:
+    void store(const T& v) noexcept {
+        std::uint64_t w[kWords];
+        std::memcpy(w, &v, sizeof(T));
+        for (std::size_t i = 0; i < kWords; ++i) words_[i].store(w[i], std::memory_order_relaxed);
+    }
+    T load() const noexcept {
+        std::uint64_t w[kWords];
+        for (std::size_t i = 0; i < kWords; ++i) w[i] = words_[i].load(std::memory_order_relaxed);
+        T v;
+        std::memcpy(&v, w, sizeof(T));
+        return v;
+    }
+
+private:
+    std::atomic<std::uint64_t> words_[kWords] = {};
+};
+
+// ------------------------------------------------------------ mbuf metadata
+
+// Rides in an mbuf dynamic field from TX to RX in one process.
+struct WireMeta {
+    Tick arrival;            // wire: when the emulated link delivered it (0: no wire)
+    std::uint32_t flow_hash; // TX: the team's flow hash (the switch hashes it again)
+    std::uint8_t link;       // wire: member link it crossed (kNoMember: no wire)
+    std::uint8_t pad[3];
+};
+static_assert(sizeof(WireMeta) == 16);
+
+// Registers the dynamic field once; returns its offset. Throws on failure.
+int register_wire_meta();
+extern int g_wire_meta_offset;
+inline WireMeta& meta(rte_mbuf* m) noexcept { return *RTE_MBUF_DYNFIELD(m, g_wire_meta_offset, WireMeta*); }
+
+// ------------------------------------------------------------ shared state
+
+enum Phase : int { kRun = 0, kDrain = 1, kAbort = 2 };
+
+struct Shared {
+    std::atomic<int> phase{kRun};
+    // Member links up (bit m). Written by the wire (emulated link events) or
+    // by the control thread (link-status polling); read by TX once per loop.
+    std::atomic<std::uint32_t> link_up{0};
+    std::array<std::atomic<std::uint64_t>, kMaxMembers> link_change_tsc{}; // detection tick of the last change
+    // Control -> wire: desired state of the emulated links (bit m = up).
+    std::atomic<std::uint32_t> desired_up{0};
+    // Drain hand-shake.
+    std::atomic<bool> tx_done{false};
+    std::atomic<bool> wire_done{false};
+    std::atomic<unsigned> rx_done{0};  // RX lcores done
+    std::atomic<bool> source_finished{false};
+    Tick start_tsc = 0;
+};
+
+// ------------------------------------------------------------------- TX
+
+struct TxCounters {
+    std::uint64_t generated = 0;
+    std::uint64_t packets = 0;
+    std::uint64_t bytes = 0;
+    std::uint64_t malformed[kParseStatusCount] = {};
+    std::uint64_t no_member = 0;
+    std::uint64_t unsent_at_stop = 0;
+    std::uint64_t mbuf_alloc_failed = 0;
+    std::uint64_t pushback = 0;
+    std::uint64_t hash_layers[packet::kHashLayerCount] = {};
+    std::uint64_t m_packets[kMaxMembers] = {};
+    std::uint64_t m_bytes[kMaxMembers] = {};
+    std::uint64_t m_short[kMaxMembers] = {};
+    std::uint64_t m_reassigned[kMaxMembers] = {};
+    std::uint64_t m_assigned[kMaxMembers] = {};
+    std::uint64_t flowlet_starts = 0;
+    std::uint64_t member_moves = 0;
+    std::uint64_t team_bucket_moves = 0;
+    std::uint64_t failovers = 0;
+};
+
+// Where a burst comes from: one virtual call per burst.
+class MbufSource {
+public:
+    virtual ~MbufSource() = default;
+    virtual std::uint16_t next(Tick now, rte_mbuf** out, std::uint16_t max, TxCounters& c) = 0;
+    virtual bool finished() const { return false; }
+    virtual std::uint64_t too_small() const { return 0; }
+    virtual const FrameSource* frame_source() const { return nullptr; }
+};
+
+// FrameSource on mbufs of a pool (bulk allocation per burst).
+std::unique_ptr<MbufSource> make_frame_mbuf_source(std::unique_ptr<FrameSource> src, rte_mempool* mp);
+// Frames read from an ethdev RX queue (pcap replay).
+std::unique_ptr<MbufSource> make_port_mbuf_source(std::uint16_t port, std::uint16_t queue);
+
+struct TxPort {
+    std::uint16_t port = 0;
+    std::uint16_t queue = 0;
+};
+
+class TxStage {
+public:
+    static constexpr std::uint16_t kBacklog = 8 * kBurstSize; // per member; the source waits when full
+
+    TxStage(unsigned index, teaming::Team team, std::unique_ptr<MbufSource> source, std::vector<TxPort> ports,
+            Shared& shared, const packet::ToeplitzKey& rss_key, std::uint64_t tsc_hz);
+    ~TxStage();
+
+    void poll(Tick now) noexcept;
+    // Nothing held (backlog empty).
+    bool idle() const noexcept;
+    // Free what is still held (end of run), counted as unsent_at_stop.
+    void release() noexcept;
+    void publish(Tick now) noexcept;
+
+    unsigned index() const { return index_; }
+    const TxCounters& counters() const { return c_; }
+    const Published<TxCounters>& published() const { return pub_; }
+    const teaming::Team& team() const { return team_; }
+    const MbufSource& source() const { return *source_; }
+    // Failover records (read after the lcore stopped).
+    const std::vector<FailoverRecord>& failovers() const { return failovers_; }
+    std::uint64_t failover_count() const { return n_failovers_.load(std::memory_order_relaxed); }
+
+private:
+    struct Backlog {
+        rte_mbuf* pkts[kBacklog];
+        std::uint32_t hash[kBacklog];
+        std::uint32_t bytes[kBacklog];
+        std::uint32_t vport[kBacklog];
+        std::uint16_t n = 0;
+    };
+    void on_membership(std::uint32_t mask, Tick now) noexcept;
+    void dispatch(rte_mbuf** pkts, const std::uint32_t* hash, const std::uint32_t* bytes, const std::uint32_t* vport,
+                  std::uint16_t n, Tick now) noexcept;
+    void flush(std::uint8_t m) noexcept;
+    bool room_for_burst() const noexcept;
+
+    unsigned index_;
+    teaming::Team team_;
+    std::unique_ptr<MbufSource> source_;
+    std::vector<TxPort> ports_;
+    Shared& shared_;
+    const packet::ToeplitzKey& rss_key_;
+    packet::HashPolicy policy_;
+    bool vport_mode_;
+    std::uint8_t n_members_;
+    std::uint32_t known_mask_;
+    std::vector<Backlog> backlog_;
+    Backlog reassign_;
+    std::vector<std::uint8_t> buckets_before_;
+    std::vector<FailoverRecord> failovers_;    // capacity kMaxFailoverRecords, never grows on the hot path
+    std::atomic<std::uint64_t> n_failovers_{0};
+    TxCounters c_;
+    Published<TxCounters> pub_;
+    Tick next_publish_ = 0;
+    Tick publish_period_;
+    std::uint64_t tsc_hz_;
+};
+
+// ------------------------------------------------------------------ wire
+
+struct WireCounters {
+    std::uint64_t accepted[kMaxMembers] = {};
+    std::uint64_t delivered[kMaxMembers] = {};
+    std::uint64_t dropped[kMaxMembers][emulation::kDropReasons] = {};
+    std::uint64_t link_lost[kMaxMembers] = {};
+    std::uint64_t ring_lost[kMaxMembers] = {};
+    std::uint64_t switch_no_member[kMaxMembers] = {};
+    std::uint64_t switch_rx_full[kMaxMembers] = {};
+    std::uint64_t down_events[kMaxMembers] = {};
+    std::uint64_t up_events[kMaxMembers] = {};
+    std::uint64_t in_flight_at_stop = 0;
+};
+
+struct WireMemberPorts {
+    std::vector<rte_ring*> tx_rings;  // what the sending member port transmitted, per TX queue
+    std::vector<rte_ring*> rx_rings;  // the receiving member port's RX rings, per RX queue
+};
+
+class WireStage {
+public:
+    static constexpr std::uint16_t kDeliverBudget = 8 * kBurstSize; // packets per iteration, all members
+
+    WireStage(const std::vector<emulation::LinkConfig>& links, std::vector<WireMemberPorts> ports,
+              teaming::TeamingMode teaming, teaming::Mode mode, std::uint8_t receiver_primary,
+              const std::vector<std::uint16_t>& reta, const packet::ToeplitzKey& rss_key, Shared& shared,
+              std::uint64_t tsc_hz);
+    ~WireStage();
+
+    void poll(Tick now) noexcept;
+    bool idle() const noexcept;      // nothing staged, queued or in flight
+    void release(Tick now) noexcept; // free what is left, counted in_flight_at_stop
+    void publish() noexcept;
+
+    const WireCounters& counters() const { return c_; }
+    const Published<WireCounters>& published() const { return pub_; }
+    const emulation::EmulatedLink<rte_mbuf*>& link(std::uint8_t m) const { return *links_[m]; }
+    std::uint8_t members() const { return n_; }
+    std::uint64_t lost_at(std::uint8_t m) const { return c_.link_lost[m] + c_.ring_lost[m]; }
+
+private:
+    void apply_commands(std::uint32_t desired, Tick now) noexcept;
+    void ingress(std::uint8_t m, Tick now) noexcept;
+    void route(rte_mbuf* pkt, std::uint8_t link) noexcept;
+    void flush_targets() noexcept;
+
+    std::uint8_t n_;
+    std::uint16_t rx_queues_;
+    std::vector<std::unique_ptr<emulation::EmulatedLink<rte_mbuf*>>> links_;
+    std::vector<WireMemberPorts> ports_;
+    teaming::TeamingMode teaming_;
+    teaming::Mode mode_;
+    std::uint8_t primary_;
+    std::vector<std::uint16_t> reta_;
+    const packet::ToeplitzKey& rss_key_;
+    Shared& shared_;
+    teaming::MemberSet receivers_;
+    std::uint32_t current_up_;
+    struct Stage {
+        rte_mbuf* pkts[kBurstSize];
+        std::uint32_t bytes[kBurstSize];
+        std::uint16_t n = 0;
+        std::uint16_t next_ring = 0;
+    };
+    std::vector<Stage> stage_;
+    std::vector<rte_mbuf*> lost_;            // link ring capacity, for set_down
+    std::vector<rte_mbuf*> targets_;         // [member * rx_queues + q][kDeliverBudget]
+    std::vector<std::uint16_t> target_n_;
+    WireCounters c_;
+    Published<WireCounters> pub_;
+};
+
+// -------------------------------------------------------------------- RX
+
+struct RxCounters {
+    std::uint64_t packets = 0;
+    std::uint64_t bytes = 0;
+    std::uint64_t m_packets[kMaxMembers] = {};
+    std::uint64_t m_bytes[kMaxMembers] = {};
+    std::uint64_t q_packets[kMaxMembers][kMaxEngineQueues] = {};
+    std::uint64_t probe[kProbeStatusCount] = {};
+    std::uint64_t reordered = 0;     // RFC 4737 reordered arrivals so far (progress line)
+    std::uint64_t handoff = 0;
+    std::uint64_t handoff_full = 0;
+    std::uint64_t untracked = 0;
+    std::uint64_t member_changes = 0;
+    std::uint64_t member_changes_below_gap = 0;
+    std::uint64_t min_change_gap = 0; // ticks, UINT64_MAX until the first change
+    std::uint64_t latency_samples = 0;
+    std::uint64_t latency_sum = 0;    // ticks
+    std::uint64_t latency_max = 0;
+    std::uint64_t last_rx_tsc = 0;
+};
+
+struct RxQueueRef {
+    std::uint16_t port = 0;
+    std::uint16_t queue = 0;
+    std::uint8_t member = 0;
+};
+
+enum class RxRss : std::uint8_t {
+    trusted,   // the queue a packet was polled from is its RSS queue (hardware RSS, or the testbed wire did it)
+    software,  // compute Toeplitz -> RETA -> queue here; hand off to the owning lcore
+};
+
+class RxStage {
+public:
+    static constexpr std::uint16_t kBudget = 16 * kBurstSize; // packets per iteration
+    static constexpr std::uint32_t kHandoffRing = 4096;
+
+    RxStage(unsigned index, std::vector<RxQueueRef> queues, RxRss rss, const std::vector<std::uint16_t>& reta,
+            const std::vector<unsigned>& rx_index_of_queue, const packet::ToeplitzKey& rss_key,
+            std::uint32_t track_flows, const measure::ReorderConfig& reorder, Tick flowlet_gap, bool wire_stamps,
+            std::unique_ptr<FrameSink> sink, Shared& shared);
+    ~RxStage();
+
+    // Handoff rings (software RSS with several RX lcores): ring i feeds RX lcore i.
+    void set_handoff(std::vector<rte_ring*> rings) { handoff_ = std::move(rings); }
+
+    void poll(Tick now) noexcept;
+    bool last_poll_empty() const noexcept { return last_empty_; }
+    void publish() noexcept { pub_.store(c_); }
+    // Close every flow's measurement and fold it into the totals (end of run).
+    void finish() noexcept;
+
+    const RxCounters& counters() const { return c_; }
+    const Published<RxCounters>& published() const { return pub_; }
+    const measure::ReorderStats& reorder() const { return totals_; }
+    std::uint64_t flows_seen() const { return flows_seen_; }
+    std::uint64_t flows_split_links() const { return split_links_; }
+    std::uint64_t flows_split_rx() const { return split_rx_; }
+
+private:
+    struct Item {
+        Tick key;
+        rte_mbuf* m;
+        std::uint32_t order;
+        std::uint8_t member;
+        std::uint16_t queue;
+    };
+    struct FlowSlot {
+        measure::FlowReorder reo;
+        std::uint32_t owner = UINT32_MAX;
+        std::uint32_t high_seq = 0;
+        Tick high_tx = 0;
+        std::uint32_t link_mask = 0;
+        std::uint32_t rx_mask = 0;
+        std::uint8_t high_link = kNoMember;
+        bool used = false;
+        explicit FlowSlot(const measure::ReorderConfig& cfg) : reo(cfg) {}
+    };
+    void retire(FlowSlot& s) noexcept;
+    void account(Item& it, Tick now) noexcept;
+
+    unsigned index_;
+    std::vector<RxQueueRef> queues_;
+    RxRss rss_;
+    std::vector<std::uint16_t> reta_;
+    std::vector<unsigned> rx_index_of_queue_;
+    const packet::ToeplitzKey& rss_key_;
+    std::vector<FlowSlot> flows_;
+    std::uint32_t flow_mask_;
+    Tick gap_;
+    bool stamps_;
+    std::unique_ptr<FrameSink> sink_;
+    Shared& shared_;
+    std::vector<rte_ring*> handoff_;
+    std::vector<Item> items_;
+    std::vector<RxFrame> frames_;
+    std::vector<std::uint8_t> linear_;   // scratch for chained frames
+    bool last_empty_ = true;
+    measure::ReorderStats totals_;
+    std::uint64_t flows_seen_ = 0, split_links_ = 0, split_rx_ = 0;
+    RxCounters c_;
+    Published<RxCounters> pub_;
+};
+
+} // namespace flowteam::dataplane::engine_detail
