@@ -6,5 +6,8 @@ namespace flowteam::apps {
 
 int cmd_rss(int argc, char** argv);
 int cmd_report(int argc, char** argv);
+int cmd_run(int argc, char** argv);
+int cmd_tx(int argc, char** argv);
+int cmd_rx(int argc, char** argv);
 
 } // namespace flowteam::apps

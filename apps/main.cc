@@ -20,6 +20,9 @@ constexpr Command kCommands[] = {
      "distribution report: how each mode spreads flows over the members, what a member failure remaps, "
      "RSS queue spread (no DPDK needed)"},
     {"rss", flowteam::apps::cmd_rss, "Toeplitz RSS hash, RETA slot and queue for one tuple"},
+    {"run", flowteam::apps::cmd_run, "in-process testbed: team TX, emulated member links, switch, team RX (DPDK)"},
+    {"tx", flowteam::apps::cmd_tx, "sending team over memif or physical ports (DPDK)"},
+    {"rx", flowteam::apps::cmd_rx, "receiving team over memif or physical ports (DPDK)"},
 };
 
 void usage(std::ostream& os) {

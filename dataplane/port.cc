@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <thread>
 
@@ -62,6 +63,12 @@ void require_valid(std::uint16_t port_id) {
         throw PortError("port " + std::to_string(port_id) + " does not exist (" +
                         std::to_string(rte_eth_dev_count_avail()) +
                         " ports available); check the -a/--vdev EAL arguments or the testbed set-up");
+}
+
+std::string hex(std::uint64_t v) {
+    char b[24];
+    std::snprintf(b, sizeof(b), "0x%llx", static_cast<unsigned long long>(v));
+    return b;
 }
 
 int lcore_socket_or_zero() {
@@ -413,10 +420,19 @@ Port::~Port() {
     if (cfg_.close_on_destroy) rte_eth_dev_close(id_);
 }
 
-void Port::start() {
+void Port::start(unsigned retry_ms) {
     if (started_) return;
-    const int rc = rte_eth_dev_start(id_);
-    if (rc != 0) fail(info_, "rte_eth_dev_start", rc, "the device refused to start with this configuration");
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(retry_ms);
+    int rc = rte_eth_dev_start(id_);
+    while (rc != 0 && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        rc = rte_eth_dev_start(id_);
+    }
+    if (rc != 0)
+        fail(info_, "rte_eth_dev_start", rc,
+             info_.driver == "net_memif"
+                 ? "a memif client starts only once its server listens: start the rx side (server) first, or retry longer"
+                 : "the device refused to start with this configuration");
     started_ = true;
     if (cfg_.promiscuous) {
         const int prc = rte_eth_promiscuous_enable(id_);
@@ -436,14 +452,8 @@ RssProgramResult Port::program_rss(std::span<const std::uint8_t> key, std::span<
     const std::string label = port_label(info_);
     if (!info_.rss_capable)
         return {RssMode::Software, "software RSS: " + info_.driver + " has no RSS (reta_size " +
-                                       std::to_string(info_.reta_size) + ", hash types 0x" +
-                                       [&] {
-                                           char b[24];
-                                           std::snprintf(b, sizeof(b), "%llx",
-                                                         static_cast<unsigned long long>(info_.flow_type_rss_offloads));
-                                           return std::string(b);
-                                       }() +
-                                       ")"};
+                                       std::to_string(info_.reta_size) + ", hash types " +
+                                       hex(info_.flow_type_rss_offloads) + ")"};
     if (!setup_.hw_rss)
         return {RssMode::Software, "software RSS: port configured without RSS (" +
                                        std::to_string(setup_.rx_queues) + " RX queue(s) or rss disabled)"};

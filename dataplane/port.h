@@ -190,7 +190,11 @@ public:
     const PortSetup& setup() const { return setup_; }
     bool started() const { return started_; }
 
-    void start();
+    // rte_eth_dev_start; when it fails and retry_ms > 0, retries every
+    // 100 ms until retry_ms passed (a memif client whose server is not
+    // listening yet fails to start: 22.11 does not retry by itself, nor does
+    // it reconnect after the server went away — stop() and start() again).
+    void start(unsigned retry_ms = 0);
     void stop();
 
     LinkStatus link() const { return read_link(id_); }

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: BSD-3-Clause
 #include "dataplane/testbed.h"
 
+#include "common/types.h"
 #include "dataplane/port.h"
 
 #include <rte_bus_vdev.h>
@@ -220,6 +221,23 @@ VirtualPort make_memif_port(const MemifConfig& cfg) {
     return VirtualPort(next_vdev_name("net_memif"), std::move(args));
 }
 
+std::vector<VirtualPort> make_memif_members(MemifRole role, unsigned members, const std::string& socket_path) {
+    if (members == 0 || members > kMaxMembers)
+        throw std::invalid_argument("memif members: " + std::to_string(members) + " not allowed; allowed: 1.." +
+                                    std::to_string(kMaxMembers));
+    const std::string path = socket_path.empty() ? default_memif_socket() : socket_path;
+    std::vector<VirtualPort> ports;
+    ports.reserve(members);
+    for (unsigned m = 0; m < members; ++m) {
+        MemifConfig c;
+        c.role = role;
+        c.socket_path = path;
+        c.id = m;
+        ports.push_back(make_memif_port(c));
+    }
+    return ports;
+}
+
 // ----------------------------------------------------------- null, pcap, tap
 
 VirtualPort make_null_port(const NullPortConfig& cfg) {
@@ -234,6 +252,8 @@ VirtualPort make_null_port(const NullPortConfig& cfg) {
 VirtualPort make_pcap_port(const PcapPortConfig& cfg) {
     if (cfg.rx_pcap.empty() && cfg.tx_pcap.empty())
         throw std::invalid_argument("pcap port: give rx_pcap (replay) and/or tx_pcap (capture)");
+    if (cfg.infinite_rx && cfg.rx_pcap.empty())
+        throw std::invalid_argument("pcap infinite_rx: needs rx_pcap");
     for (const auto* f : {&cfg.rx_pcap, &cfg.tx_pcap})
         if (f->find_first_of(",=") != std::string::npos)
             throw std::invalid_argument("pcap file: \"" + *f + "\" not allowed; no ',' or '=' in the path");

@@ -107,6 +107,10 @@ struct MemifConfig {
 };
 VirtualPort make_memif_port(const MemifConfig& cfg);
 
+// One memif port per member on one socket, id = member index: the rx
+// process is the server (start it first), the tx process the client.
+std::vector<VirtualPort> make_memif_members(MemifRole role, unsigned members, const std::string& socket_path = {});
+
 // /run/flowteam (root) or $XDG_RUNTIME_DIR/flowteam or /tmp/flowteam-<uid>;
 // created (0755) when missing.
 std::string default_memif_dir();

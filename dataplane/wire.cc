@@ -83,7 +83,7 @@ void WireStage::release(Tick now) noexcept {
         // Collect everything the link holds: arrived packets, then (going
         // down) the queued / in-flight ones.
         rte_mbuf* out[kBurstSize];
-        for (std::uint16_t k; (k = link.deliver(out, kBurstSize, now == 0 ? kNever - 1 : now)) != 0;) {
+        for (std::uint16_t k; (k = link.deliver(out, kBurstSize, now == 0 ? emulation::kNever - 1 : now)) != 0;) {
             rte_pktmbuf_free_bulk(out, k);
             c_.in_flight_at_stop += k;
         }

@@ -124,9 +124,8 @@ constexpr std::array<std::uint32_t, kBurstSize> kOnes = [] {
 // packet. Lanes >= n are padding that can never be chosen.
 template <unsigned kN>
 struct Lanes {
-    std::array<double, kN> score;          // least-loaded: X / frac; tokens: token balance
-    std::array<double, kN> per_byte;       // least-loaded: inv; tokens: frac (earned per byte sent)
-    std::array<std::uint64_t, kN> bytes;   // bytes assigned this burst
+    std::array<double, kN> score;      // least-loaded: X / frac; tokens: token balance
+    std::array<double, kN> per_byte;   // least-loaded: inv; tokens: frac (earned per byte sent)
 };
 
 } // namespace
@@ -366,7 +365,6 @@ void Dynamic::Impl::run(const std::uint32_t* hash, const std::uint32_t* bytes, s
     for (unsigned k = 0; k < kN; ++k) {
         const bool real = k < sn.n;
         const std::uint8_t m = real ? sn.act[k] : 0;
-        ln.bytes[k] = 0;
         if constexpr (P == Policy::least_loaded) {
             ln.score[k] = real ? dre[m] * sn.inv[k] : HUGE_VAL;
             ln.per_byte[k] = real ? sn.inv[k] : 0.0;
@@ -383,7 +381,11 @@ void Dynamic::Impl::run(const std::uint32_t* hash, const std::uint32_t* bytes, s
     // current / previous rebalance period.
     const Tick since_cur = now >= rb_cur_start ? now - rb_cur_start : 0;
     const Tick since_prev = now >= rb_prev_start ? now - rb_prev_start : 0;
-    std::uint64_t n_start = 0, n_new = 0, n_moves = 0, n_lost = 0, n_coll = 0, n_rb = 0;
+    // Counters of this chunk (<= 32 each) packed in one register: starts,
+    // new flows, moves, collisions in 16-bit fields.
+    std::uint64_t packed = 0;
+    std::uint32_t n_lost = 0, n_rb = 0;
+    std::uint8_t pos_of_pkt[kBurstSize];
 
     // Pass 2: decide, in packet order (two packets of one flow in a burst see
     // each other). Counters are updated without branches: whether a packet
@@ -425,36 +427,40 @@ void Dynamic::Impl::run(const std::uint32_t* hash, const std::uint32_t* bytes, s
             pb = sum < pb ? ~std::uint32_t{0} : sum;
             e.period_bytes = pb;
         }
-        n_start += start;
-        n_new += fresh;
-        n_moves += start & !fresh & (chosen != m);
+        const bool moved = start & !fresh & (chosen != m);
+        const bool coll = !start & !same;
+        packed += std::uint64_t{start} | (std::uint64_t{fresh} << 16) | (std::uint64_t{moved} << 32) |
+                  (std::uint64_t{coll} << 48);
         n_lost += lost;
-        n_coll += !start & !same;
         e.sig = fresh ? h : sig;
         e.stamp = now56 | (std::uint64_t{chosen} << kStampBits);
         out[i] = chosen;
+        pos_of_pkt[i] = static_cast<std::uint8_t>(pos);
 
-        const auto bd = static_cast<double>(b);
+        if constexpr (P != Policy::random) {
+            // Arithmetic select, not a branch: `pos` is unpredictable.
+            const auto bd = static_cast<double>(b);
 #pragma GCC unroll 16
-        for (unsigned k = 0; k < kN; ++k) {
-            const bool mine = k == pos;
-            ln.bytes[k] += mine ? b : 0u;
-            if constexpr (P == Policy::least_loaded) {
-                ln.score[k] += mine ? bd * ln.per_byte[k] : 0.0;
-            } else if constexpr (P == Policy::tokens) {
-                // Every member earns its share of the bytes, the chosen one pays them.
-                ln.score[k] += bd * ln.per_byte[k] - (mine ? bd : 0.0);
+            for (unsigned k = 0; k < kN; ++k) {
+                const auto mine = static_cast<double>(k == pos);
+                if constexpr (P == Policy::least_loaded)
+                    ln.score[k] += bd * ln.per_byte[k] * mine;
+                else   // every member earns its share of the bytes, the chosen one pays them
+                    ln.score[k] += bd * (ln.per_byte[k] - mine);
             }
         }
     }
 
-    // Commit the lanes.
+    // Commit: bytes per member (off the decision chain), scores. Unrolled so
+    // that `ln` is only ever indexed by constants and stays in registers.
 #pragma GCC unroll 16
     for (unsigned k = 0; k < kN; ++k) {
-        if (k >= sn.n) break;
+        if (k >= sn.n) continue;
+        std::uint64_t sum = 0;
+        for (std::uint16_t i = 0; i < n; ++i) sum += pos_of_pkt[i] == k ? bytes[i] : 0u;
         const std::uint8_t m = sn.act[k];
-        dre[m] += static_cast<double>(ln.bytes[k]);
-        if constexpr (kRebalance) rb_bytes_cur[m] += ln.bytes[k];
+        dre[m] += static_cast<double>(sum);
+        if constexpr (kRebalance) rb_bytes_cur[m] += sum;
         if constexpr (P == Policy::tokens) {
             // Bounded so that no member drifts forever (e.g. while an elephant pins another one).
             const auto bound = static_cast<double>(cfg.token_bound_bytes);
@@ -462,11 +468,11 @@ void Dynamic::Impl::run(const std::uint32_t* hash, const std::uint32_t* bytes, s
         }
     }
     ctr.packets += n;
-    ctr.flowlet_starts += n_start;
-    ctr.new_flows += n_new;
-    ctr.member_moves += n_moves;
+    ctr.flowlet_starts += packed & 0xFFFFu;
+    ctr.new_flows += (packed >> 16) & 0xFFFFu;
+    ctr.member_moves += (packed >> 32) & 0xFFFFu;
+    ctr.collisions += packed >> 48;
     ctr.member_lost_moves += n_lost;
-    ctr.collisions += n_coll;
     ctr.rebalance_moves += n_rb;
 }
 

@@ -8,8 +8,10 @@
 // round_end markers of an exhausted pass (one per channel), the end frame of
 // a completed migration, else it asks Precopy::next_pages for more.
 //   zero page        -> one frame, kFlagZero, no body
-//   compressible     -> one frame, kFlagCompressed, when a Compressor is set and the
-//                       page shrinks to fit one frame's body
+//   compressible     -> one frame, kFlagCompressed, when a Compressor is set, the
+//                       page shrinks to fit one frame's body and the copy is not a
+//                       re-send (re-sent copies go raw, so a receiver that failed to
+//                       decompress — e.g. a codec mismatch — still gets the page)
 //   otherwise        -> raw fragments of page_fragment_bytes(mtu)
 // Each frame carries the per-(VM, channel) sequence number; every frame is
 // reported to Precopy::on_sent (payload, payload + wire_overhead).

@@ -287,9 +287,10 @@ void Flowcell::assign(const BurstView& burst, const MemberView& view, std::uint8
         fill(out, burst.n, kNoMember);
         return;
     }
+    const std::uint32_t* bytes = burst.bytes;
     for (std::uint16_t i = 0; i < burst.n; ++i) {
         Entry& e = entries_[burst.hash[i] & mask_];
-        const std::uint32_t b = burst.bytes[i];
+        const std::uint32_t b = bytes != nullptr ? bytes[i] : kFlowcellAssumedBytes;
         if (e.member == kNoMember || !view.is_up(e.member) ||
             (e.bytes != 0 && std::uint64_t{e.bytes} + b > cell_bytes_)) {
             e.member = next_member(view);

@@ -46,7 +46,8 @@ void assign_hash(const BurstView& burst, const IndirectionTable& table, std::uin
 // probing bounded to kVportMaxProbe slots. A vport that finds no slot (table
 // full, or probe limit) is not pinned: it falls back to the indirection
 // table on mix32(vport) — still sticky, but by bucket — and each such packet
-// is counted in `overflow`.
+// is counted in `overflow`. Pins never expire (a VM that left keeps its slot;
+// size vport_slots for the VMs a host sees over the team's lifetime).
 // burst.vport == nullptr: the flow hash is used as the vport id.
 class VportTable {
 public:
@@ -117,7 +118,8 @@ private:
 // next member of a weighted round-robin (smooth WRR over the up members,
 // shared by all flows). A flow changes member only at a cell boundary, or
 // when its member went down (then the packet starts a new cell at once).
-// burst.bytes must not be nullptr.
+// burst.bytes == nullptr: every packet counts as kFlowcellAssumedBytes.
+inline constexpr std::uint32_t kFlowcellAssumedBytes = 1500;
 class Flowcell {
 public:
     // entries: power of two >= 1; cell_bytes >= 1. Throws std::invalid_argument.

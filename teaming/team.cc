@@ -53,7 +53,7 @@ const char* to_string(TeamingMode t) {
 
 // ---------------------------------------------------------------- Team
 
-struct Team::Impl {
+struct alignas(64) Team::Impl { // per-lcore state: own cache lines
     Impl(const TeamConfig& c, const MemberInfo* members, std::uint8_t n)
         : cfg(c), set(members, n), table(c.buckets), ab(c.primary) {}
 

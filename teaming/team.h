@@ -67,8 +67,8 @@ public:
 
     // Member per packet (kNoMember when none is up). Hot path. The member
     // view is copied once per burst; the mode is dispatched once per burst.
-    // burst.bytes is required by flowcell (and used by dynamic and the byte
-    // counters); burst.vport is read by vport only (nullptr: the flow hash is
+    // burst.bytes is used by flowcell (nullptr: 1500 B per packet), dynamic
+    // (nullptr: balance by packets) and the byte counters; burst.vport is read by vport only (nullptr: the flow hash is
     // the vport id).
     void assign(const BurstView& burst, std::uint8_t* out);
 

@@ -70,7 +70,11 @@ int child_memif_echo(const std::vector<std::string>& args) {
         dp::PortConfig pc;
         pc.rx_desc = pc.tx_desc = 512;
         dp::Port port(cli.port_id(), pc, pools);
-        port.start();
+        std::printf("CLIENT-STARTING\n");
+        std::fflush(stdout);
+        port.start(20000);   // the server may not listen yet
+        std::printf("CLIENT-STARTED\n");
+        std::fflush(stdout);
         const dp::EthQueue q{cli.port_id(), 0};
         std::array<rte_mbuf*, 32> burst{};
         while (echoed < count && std::chrono::steady_clock::now() < deadline) {

@@ -198,6 +198,22 @@ TEST(EndToEnd, CompressionFlagPathWithZlibAndRle) {
     }
 }
 
+// Sender compresses, receiver has no decompressor (a configuration mismatch):
+// every compressed copy fails, is asked for again and comes back raw.
+TEST(EndToEnd, CodecMismatchStillCompletesThroughRawResends) {
+    test::ZlibCodec z;
+    TestbedConfig c = base(1);
+    c.compressor = &z;
+    Testbed tb(c);
+    ASSERT_TRUE(tb.run());
+    expect_verified_and_consistent(tb);
+    const MigrationStats s = tb.sched.migration(0).stats(tb.now);
+    const std::uint64_t failed = tb.rx.drops()[static_cast<std::size_t>(WireStatus::decompress_failed)];
+    EXPECT_GT(failed, 300u);
+    EXPECT_EQ(failed, s.compressed_pages);
+    EXPECT_GE(s.resent_pages, failed);
+}
+
 TEST(EndToEnd, JumboAnd1500FramingBothVerify) {
     for (std::uint32_t mtu : {1500u, 9000u}) {
         TestbedConfig c = base(2);

@@ -220,6 +220,18 @@ TEST(Flowcell, MemberDownMovesTheFlowAtOnce) {
     for (std::uint8_t m : burst.out) EXPECT_EQ(m, kNoMember);
 }
 
+TEST(Flowcell, NoByteCountsAssumesMtuPackets) {
+    MemberSet s = members({1, 1});
+    Flowcell fc(256, 3 * kFlowcellAssumedBytes); // three packets per cell
+    Burst burst;
+    burst.hash.assign(12, 5);
+    auto v = burst.view(); // bytes == nullptr
+    ASSERT_EQ(v.bytes, nullptr);
+    fc.assign(v, s.view(), burst.out.data());
+    const std::vector<std::uint8_t> want = {0, 0, 0, 1, 1, 1, 0, 0, 0, 1, 1, 1};
+    EXPECT_EQ(burst.out, want);
+}
+
 TEST(Flowcell, BadConfigThrows) {
     EXPECT_THROW(Flowcell(1000, 64), std::invalid_argument);
     EXPECT_THROW(Flowcell(1024, 0), std::invalid_argument);

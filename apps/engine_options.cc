@@ -1,0 +1,701 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// flowteam — options and report output shared by `run`, `tx` and `rx`.
+#include "apps/engine_options.h"
+
+#include <unistd.h>
+
+#include <climits>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+
+#include "dataplane/eal.h"
+#include "dataplane/signals.h"
+#include "emulation/flowsize.h"
+#include "flowlet/dynamic.h"
+
+namespace flowteam::apps {
+namespace {
+
+namespace dp = flowteam::dataplane;
+namespace fs = std::filesystem;
+
+std::vector<std::string> split(const std::string& text) {
+    std::vector<std::string> out;
+    std::size_t pos = 0;
+    while (pos <= text.size()) {
+        const auto c = text.find(',', pos);
+        out.push_back(text.substr(pos, c == std::string::npos ? std::string::npos : c - pos));
+        if (c == std::string::npos) break;
+        pos = c + 1;
+    }
+    return out;
+}
+
+// One value per member, or one value for all.
+template <class F>
+auto per_member(const std::string& option, const std::string& text, std::size_t n, F parse) {
+    const auto items = split(text);
+    using T = decltype(parse(std::string()));
+    std::vector<T> out;
+    if (items.size() != 1 && items.size() != n)
+        throw UsageError(option + ": " + std::to_string(items.size()) + " values for " + std::to_string(n) +
+                         " members (give one value, or one per member)");
+    for (std::size_t m = 0; m < n; ++m) {
+        const std::string& it = items.size() == 1 ? items[0] : items[m];
+        if (it.empty()) throw UsageError(option + ": empty value in '" + text + "'");
+        out.push_back(parse(it));
+    }
+    return out;
+}
+
+std::uint64_t parse_count(const std::string& option, const std::string& text) {
+    // 1500, 64K, 1M, 2G (powers of 1000; "KiB"/"MiB" powers of 1024)
+    std::size_t i = 0;
+    while (i < text.size() && (std::isdigit(static_cast<unsigned char>(text[i])) != 0 || text[i] == '.')) ++i;
+    if (i == 0) throw UsageError(option + ": '" + text + "' is not a number");
+    double v = 0;
+    try {
+        v = std::stod(text.substr(0, i));
+    } catch (const std::exception&) {
+        throw UsageError(option + ": '" + text + "' is not a number");
+    }
+    std::string suf = text.substr(i);
+    for (auto& c : suf) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (!suf.empty() && suf.back() == 'b') suf.pop_back();
+    double mult = 1;
+    if (suf.empty()) mult = 1;
+    else if (suf == "k") mult = 1e3;
+    else if (suf == "m") mult = 1e6;
+    else if (suf == "g") mult = 1e9;
+    else if (suf == "ki") mult = 1024;
+    else if (suf == "mi") mult = 1024.0 * 1024;
+    else if (suf == "gi") mult = 1024.0 * 1024 * 1024;
+    else throw UsageError(option + ": unknown unit in '" + text + "' (allowed: K, M, G, KiB, MiB, GiB)");
+    return static_cast<std::uint64_t>(v * mult);
+}
+
+std::string exe_dir() {
+    char buf[PATH_MAX];
+    const ssize_t n = ::readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+    if (n <= 0) return ".";
+    return fs::path(std::string(buf, static_cast<std::size_t>(n))).parent_path().string();
+}
+
+// websearch | datamining | FILE.
+emulation::FlowSizeDist load_sizes(const std::string& name) {
+    if (name != "websearch" && name != "datamining") {
+        if (!fs::exists(name)) throw UsageError("--flow-sizes: '" + name + "' is not websearch, datamining or a file");
+        return emulation::FlowSizeDist::load(name);
+    }
+    std::vector<fs::path> dirs;
+    if (const char* d = std::getenv("FLOWTEAM_DATA_DIR"); d != nullptr && *d != '\0') dirs.emplace_back(d);
+    dirs.emplace_back("data");
+    const fs::path ed = exe_dir();
+    dirs.push_back(ed / "../data");
+    dirs.push_back(ed / "../../data");
+    dirs.push_back(ed / "../../../data");
+    dirs.emplace_back("/usr/share/flowteam");
+    for (const auto& d : dirs) {
+        const fs::path p = d / (name + ".cdf");
+        if (fs::exists(p)) return emulation::FlowSizeDist::load(p.string());
+    }
+    throw UsageError("--flow-sizes: " + name + ".cdf not found (looked in $FLOWTEAM_DATA_DIR, ./data and next to the "
+                     "binary); set FLOWTEAM_DATA_DIR to the repository's data/ folder");
+}
+
+// MEMBER@TIME[:UPTIME], e.g. 1@1s or 1@500ms:1500ms.
+dp::FailureEvent parse_failure(const std::string& text) {
+    const auto at = text.find('@');
+    if (at == std::string::npos || at == 0)
+        throw UsageError("--fail: '" + text + "' is not MEMBER@TIME[:UPTIME] (e.g. 1@1s or 1@500ms:2s)");
+    dp::FailureEvent f;
+    const auto ids = parse_uint_list("--fail", text.substr(0, at));
+    if (ids.size() != 1 || ids[0] >= kMaxMembers) throw UsageError("--fail: bad member in '" + text + "'");
+    f.member = static_cast<std::uint8_t>(ids[0]);
+    const std::string rest = text.substr(at + 1);
+    const auto colon = rest.find(':');
+    f.at_ns = parse_duration_ns("--fail", rest.substr(0, colon));
+    if (colon != std::string::npos) f.up_ns = parse_duration_ns("--fail", rest.substr(colon + 1));
+    return f;
+}
+
+template <class T>
+T get(const po::variables_map& vm, const char* name) {
+    return vm[name].as<T>();
+}
+
+std::string str(const po::variables_map& vm, const char* name) { return vm[name].as<std::string>(); }
+
+} // namespace
+
+void add_engine_options(po::options_description& opts, EngineRole role) {
+    po::options_description team("Team");
+    team.add_options()
+        ("mode", po::value<std::string>()->default_value("hash"),
+         "load balancing: hash, vport, dynamic, roundrobin, flowcell, active-backup")
+        ("teaming", po::value<std::string>()->default_value("switch-independent"),
+         "switch-independent, static, lacp (drives where the switch delivers inbound traffic)")
+        ("hash", po::value<std::string>()->default_value("l34"), "flow hash policy: l2, l23, l3, l34, toeplitz")
+        ("flowlet-gap", po::value<std::string>()->default_value("500us"), "dynamic: flowlet gap delta (e.g. 100us)")
+        ("policy", po::value<std::string>()->default_value("least-loaded"),
+         "dynamic: member for a new flowlet: least-loaded, tokens, random")
+        ("buckets", po::value<std::uint32_t>()->default_value(kDefaultBuckets), "indirection buckets (power of two >= 256)")
+        ("flowcell-bytes", po::value<std::string>()->default_value("64K"), "flowcell: cell size")
+        ("primary", po::value<std::uint32_t>()->default_value(0), "primary member (active-backup, switch-independent receive)")
+        ("rss-key", po::value<std::string>()->value_name("HEX"),
+         "RSS Toeplitz key in hex, or 'symmetric' (default: the Microsoft key)");
+    opts.add(team);
+
+    po::options_description members("Members");
+    members.add_options()
+        ("rates", po::value<std::string>()->default_value("10G,10G"),
+         "member rates, one per member: 10G,10G or 10G,1G or 10G,10G,10G,10G (the member count)")
+        ("rx-queues", po::value<std::uint32_t>()->default_value(2), "RX queues per member port (RSS; 1..16)");
+    if (role == EngineRole::run) {
+        members.add_options()
+            ("delays", po::value<std::string>()->default_value("0"), "one-way delay per member (0,500us: 500 us skew)")
+            ("jitter", po::value<std::string>()->default_value("0"), "extra uniform delay per packet, per member")
+            ("queue", po::value<std::string>()->default_value("512"), "link queue limit in packets, per member")
+            ("queue-bytes", po::value<std::string>()->default_value("0"), "link queue limit in bytes, per member (0: none)")
+            ("queue-mode", po::value<std::string>()->default_value("backpressure"),
+             "full queue: backpressure (pushes back on the sender like a NIC TX ring) or taildrop")
+            ("background", po::value<std::string>()->default_value("0"),
+             "share of each member's capacity taken by cross traffic, per member (0..0.95)")
+            ("overhead", po::value<std::uint32_t>()->default_value(24), "wire bytes per frame besides the frame (preamble, IFG, FCS)")
+            ("tx-ring", po::value<std::uint32_t>()->default_value(512), "sending member port TX ring (power of two)")
+            ("rx-ring", po::value<std::uint32_t>()->default_value(2048), "receiving member port RX ring (power of two)")
+            ("fail", po::value<std::vector<std::string>>()->composing(),
+             "take a member down at a time and optionally back up: MEMBER@TIME[:UPTIME] (repeatable)");
+    } else {
+        members.add_options()
+            ("ports", po::value<std::string>()->value_name("LIST"),
+             "use these ethdev ports as the members (physical ports from -a after `--`), e.g. 0,1")
+            ("socket-dir", po::value<std::string>()->value_name("DIR"),
+             "memif socket directory (default: /run/flowteam, $XDG_RUNTIME_DIR/flowteam or /tmp/flowteam-UID)")
+            ("team", po::value<std::string>()->default_value("team"), "memif socket name stem: DIR/TEAM-m<k>.sock");
+    }
+    opts.add(members);
+
+    if (role != EngineRole::rx) {
+        po::options_description traffic("Traffic");
+        traffic.add_options()
+            ("flows", po::value<std::uint32_t>()->default_value(16), "fixed arrivals: concurrent flows")
+            ("flow-bytes", po::value<std::string>()->default_value("0"), "fixed arrivals: payload per flow (0: unbounded)")
+            ("load", po::value<double>(), "poisson arrivals: offered load, fraction of the team's capacity (0..4]")
+            ("flow-sizes", po::value<std::string>(), "poisson arrivals: websearch, datamining or a .cdf FILE")
+            ("arrivals", po::value<std::string>(), "fixed or poisson (default: poisson when --load/--flow-sizes is given)")
+            ("max-flows", po::value<std::uint32_t>()->default_value(4096), "poisson: flows active at once")
+            ("pace", po::value<std::string>()->default_value("0"), "per-flow pacing rate (0: unpaced)")
+            ("gap-every", po::value<std::string>()->default_value("0"), "sender-created flowlet gap every N payload bytes")
+            ("sender-gap", po::value<std::string>()->default_value("0"), "... of this length (e.g. 1ms)")
+            ("vports", po::value<std::uint32_t>()->default_value(1), "VMs (vports) the flows are spread over")
+            ("pcap", po::value<std::string>()->value_name("FILE"), "replay a pcap file (looped) instead of synthetic traffic")
+            ("seed", po::value<std::uint64_t>()->default_value(1), "random seed");
+        opts.add(traffic);
+    }
+
+    po::options_description run("Run");
+    run.add_options()
+        ("mtu", po::value<std::uint32_t>()->default_value(1500), "IP MTU: 1500 or 9000 (576..9000)")
+        ("duration", po::value<std::string>()->default_value(role == EngineRole::rx ? "0" : "3s"),
+         role == EngineRole::rx ? "stop after this long (0: until SIGINT or --idle-timeout)" : "traffic phase")
+        ("track-flows", po::value<std::uint32_t>()->default_value(4096), "RX per-flow state slots (power of two)")
+        ("mbufs", po::value<std::uint32_t>()->default_value(0), "mbufs in the pool (0: derived)")
+        ("drain-timeout", po::value<std::string>()->default_value("500ms"), "wait for in-flight packets at the end")
+        ("quiet", po::bool_switch(), "no progress line")
+        ("json", po::value<std::string>()->value_name("FILE"), "write every parameter and counter as JSON ('-' = stdout)");
+    if (role == EngineRole::rx)
+        run.add_options()("idle-timeout", po::value<std::string>()->default_value("0"),
+                          "stop this long after the last packet (0: off)");
+    if (role == EngineRole::tx)
+        run.add_options()("linger", po::value<std::string>()->default_value("300ms"),
+                          "keep the links up this long after the last packet");
+    opts.add(run);
+}
+
+dp::EngineOptions engine_options_from(const po::variables_map& vm, EngineRole role) {
+    dp::EngineOptions o;
+    // ---- team
+    if (!teaming::parse_mode(str(vm, "mode"), o.team.mode))
+        throw UsageError("--mode: '" + str(vm, "mode") +
+                         "' (allowed: hash, vport, dynamic, roundrobin, flowcell, active-backup)");
+    if (!teaming::parse_teaming_mode(str(vm, "teaming"), o.team.teaming))
+        throw UsageError("--teaming: '" + str(vm, "teaming") + "' (allowed: switch-independent, static, lacp)");
+    if (!packet::parse_hash_policy(str(vm, "hash"), o.team.hash_policy))
+        throw UsageError("--hash: '" + str(vm, "hash") + "' (allowed: l2, l23, l3, l34, toeplitz)");
+    o.flowlet_gap_ns = parse_duration_ns("--flowlet-gap", str(vm, "flowlet-gap"));
+    if (o.flowlet_gap_ns == UINT64_MAX) o.flowlet_gap_ns = 3'600'000'000'000ull;
+    if (!flowlet::parse_policy(str(vm, "policy"), o.team.dynamic.policy))
+        throw UsageError("--policy: '" + str(vm, "policy") + "' (allowed: least-loaded, tokens, random)");
+    o.team.buckets = get<std::uint32_t>(vm, "buckets");
+    o.team.flowcell_bytes = static_cast<std::uint32_t>(parse_count("--flowcell-bytes", str(vm, "flowcell-bytes")));
+    const auto primary = get<std::uint32_t>(vm, "primary");
+    if (primary >= kMaxMembers) throw UsageError("--primary: member " + std::to_string(primary) + " does not exist");
+    o.team.primary = static_cast<std::uint8_t>(primary);
+    o.receiver_primary = o.team.primary;
+    if (vm.count("rss-key") != 0) {
+        const std::string k = str(vm, "rss-key");
+        o.rss_key = k == "symmetric" ? packet::ToeplitzKey::symmetric() : packet::ToeplitzKey(parse_hex("--rss-key", k));
+    }
+
+    // ---- members
+    const auto rates = split(str(vm, "rates"));
+    if (rates.empty() || rates.size() > kMaxMembers)
+        throw UsageError("--rates: give 1.." + std::to_string(kMaxMembers) + " member rates");
+    const std::size_t n = rates.size();
+    o.links.resize(n);
+    for (std::size_t m = 0; m < n; ++m) o.links[m].rate_bps = parse_rate_bps("--rates", rates[m]);
+    if (primary >= n) throw UsageError("--primary: member " + std::to_string(primary) + " does not exist");
+    const auto rxq = get<std::uint32_t>(vm, "rx-queues");
+    if (rxq < 1 || rxq > dp::kMaxEngineQueues) throw UsageError("--rx-queues: must be 1..16");
+    o.rx_queues = static_cast<std::uint16_t>(rxq);
+    if (role == EngineRole::run) {
+        const auto dur = [](const char* opt) { return [opt](const std::string& s) { return parse_duration_ns(opt, s); }; };
+        const auto delays = per_member("--delays", str(vm, "delays"), n, dur("--delays"));
+        const auto jitter = per_member("--jitter", str(vm, "jitter"), n, dur("--jitter"));
+        const auto queue = per_member("--queue", str(vm, "queue"), n,
+                                      [](const std::string& s) { return parse_count("--queue", s); });
+        const auto qbytes = per_member("--queue-bytes", str(vm, "queue-bytes"), n,
+                                       [](const std::string& s) { return parse_count("--queue-bytes", s); });
+        const auto bg = per_member("--background", str(vm, "background"), n, [](const std::string& s) {
+            try {
+                std::size_t used = 0;
+                const double v = std::stod(s, &used);
+                if (used != s.size() || v < 0 || v > 0.95) throw std::invalid_argument("range");
+                return v;
+            } catch (const std::exception&) {
+                throw UsageError("--background: '" + s + "' (allowed: 0..0.95)");
+            }
+        });
+        emulation::QueueMode qm;
+        if (!emulation::parse_queue_mode(str(vm, "queue-mode"), qm))
+            throw UsageError("--queue-mode: '" + str(vm, "queue-mode") + "' (allowed: backpressure, taildrop)");
+        for (std::size_t m = 0; m < n; ++m) {
+            auto& l = o.links[m];
+            l.delay_ns = delays[m];
+            l.jitter_ns = jitter[m];
+            if (queue[m] > UINT32_MAX) throw UsageError("--queue: too large");
+            l.queue_packets = static_cast<std::uint32_t>(queue[m]);
+            l.queue_bytes = qbytes[m];
+            if (l.queue_packets == 0 && l.queue_bytes == 0)
+                throw UsageError("--queue/--queue-bytes: member " + std::to_string(m) + " has no queue limit at all");
+            l.mode = qm;
+            l.background_load = bg[m];
+            l.overhead_bytes = get<std::uint32_t>(vm, "overhead");
+            l.seed = get<std::uint64_t>(vm, "seed") * 1000 + m;
+        }
+        const auto txr = get<std::uint32_t>(vm, "tx-ring");
+        if (txr > 65536) throw UsageError("--tx-ring: at most 65536");
+        o.tx_ring = static_cast<std::uint16_t>(txr);
+        o.rx_ring = get<std::uint32_t>(vm, "rx-ring");
+        if (vm.count("fail") != 0)
+            for (const auto& s : vm["fail"].as<std::vector<std::string>>())
+                for (const auto& item : split(s)) o.failures.push_back(parse_failure(item));
+    } else {
+        if (vm.count("ports") != 0) {
+            for (auto p : parse_uint_list("--ports", str(vm, "ports"))) {
+                if (p > 65535) throw UsageError("--ports: port " + std::to_string(p) + " does not exist");
+                o.port_ids.push_back(static_cast<std::uint16_t>(p));
+            }
+            if (o.port_ids.size() != n)
+                throw UsageError("--ports: " + std::to_string(o.port_ids.size()) + " ports for " + std::to_string(n) +
+                                 " --rates; give one rate per port");
+        }
+        if (vm.count("socket-dir") != 0) o.memif_dir = str(vm, "socket-dir");
+        o.memif_team = str(vm, "team");
+        if (o.memif_team.empty() || o.memif_team.find('/') != std::string::npos ||
+            o.memif_team.find(',') != std::string::npos)
+            throw UsageError("--team: '" + o.memif_team + "' (a plain name, no '/' or ',')");
+    }
+
+    // ---- traffic
+    if (role != EngineRole::rx) {
+        auto& t = o.traffic;
+        t.seed = get<std::uint64_t>(vm, "seed");
+        t.n_flows = get<std::uint32_t>(vm, "flows");
+        t.flow_bytes = parse_count("--flow-bytes", str(vm, "flow-bytes"));
+        const bool poisson_hint = vm.count("load") != 0 || vm.count("flow-sizes") != 0;
+        std::string arrivals = vm.count("arrivals") != 0 ? str(vm, "arrivals") : (poisson_hint ? "poisson" : "fixed");
+        if (!emulation::parse_arrival_mode(arrivals, t.mode))
+            throw UsageError("--arrivals: '" + arrivals + "' (allowed: fixed, poisson)");
+        if (t.mode == emulation::ArrivalMode::poisson) {
+            t.load = vm.count("load") != 0 ? get<double>(vm, "load") : 0.5;
+            t.sizes = load_sizes(vm.count("flow-sizes") != 0 ? str(vm, "flow-sizes") : "websearch");
+        }
+        t.max_active_flows = get<std::uint32_t>(vm, "max-flows");
+        t.pace_bps = str(vm, "pace") == "0" ? 0 : parse_rate_bps("--pace", str(vm, "pace"));
+        t.gap_every_bytes = parse_count("--gap-every", str(vm, "gap-every"));
+        t.gap_ns = parse_duration_ns("--sender-gap", str(vm, "sender-gap"));
+        const auto vp = get<std::uint32_t>(vm, "vports");
+        if (vp < 1 || vp > 65535) throw UsageError("--vports: must be 1..65535");
+        t.n_vports = static_cast<std::uint16_t>(vp);
+        if (vm.count("pcap") != 0) {
+            o.traffic_kind = dp::TrafficKind::pcap;
+            o.pcap_file = str(vm, "pcap");
+            if (!fs::exists(o.pcap_file)) throw UsageError("--pcap: '" + o.pcap_file + "' does not exist");
+        }
+    }
+
+    // ---- run
+    o.mtu = get<std::uint32_t>(vm, "mtu");
+    if (o.mtu < 576 || o.mtu > 9000) throw UsageError("--mtu: " + std::to_string(o.mtu) + " (allowed: 576..9000)");
+    o.duration_ns = parse_duration_ns("--duration", str(vm, "duration"));
+    if (o.duration_ns == UINT64_MAX) o.duration_ns = 0;
+    o.track_flows = get<std::uint32_t>(vm, "track-flows");
+    o.mbufs = get<std::uint32_t>(vm, "mbufs");
+    o.drain_timeout_ns = parse_duration_ns("--drain-timeout", str(vm, "drain-timeout"));
+    o.progress = !get<bool>(vm, "quiet");
+    if (role == EngineRole::rx) o.idle_timeout_ns = parse_duration_ns("--idle-timeout", str(vm, "idle-timeout"));
+    if (role == EngineRole::tx) o.linger_ns = parse_duration_ns("--linger", str(vm, "linger"));
+    return o;
+}
+
+nlohmann::json parameters_json(const po::variables_map& vm, const dp::EngineOptions& o) {
+    nlohmann::json j;
+    for (const auto& [name, v] : vm) {
+        if (name == "help" || name == "config") continue;
+        const auto& val = v.value();
+        if (const auto* s = boost::any_cast<std::string>(&val)) j["options"][name] = *s;
+        else if (const auto* u = boost::any_cast<std::uint32_t>(&val)) j["options"][name] = *u;
+        else if (const auto* u64 = boost::any_cast<std::uint64_t>(&val)) j["options"][name] = *u64;
+        else if (const auto* d = boost::any_cast<double>(&val)) j["options"][name] = *d;
+        else if (const auto* b = boost::any_cast<bool>(&val)) j["options"][name] = *b;
+        else if (const auto* vs = boost::any_cast<std::vector<std::string>>(&val)) j["options"][name] = *vs;
+    }
+    j["mode"] = teaming::to_string(o.team.mode);
+    j["teaming"] = teaming::to_string(o.team.teaming);
+    j["hash"] = packet::to_string(o.team.hash_policy);
+    j["flowlet_gap_ns"] = o.flowlet_gap_ns;
+    j["policy"] = flowlet::to_string(o.team.dynamic.policy);
+    j["buckets"] = o.team.buckets;
+    j["flowcell_bytes"] = o.team.flowcell_bytes;
+    j["primary"] = o.team.primary;
+    j["rss_key"] = o.rss_key.to_hex();
+    j["mtu"] = o.mtu;
+    j["rx_queues"] = o.rx_queues;
+    j["duration_ns"] = o.duration_ns;
+    for (const auto& l : o.links) {
+        j["members"].push_back({{"rate_bps", l.rate_bps},
+                                {"delay_ns", l.delay_ns},
+                                {"jitter_ns", l.jitter_ns},
+                                {"queue_packets", l.queue_packets},
+                                {"queue_bytes", l.queue_bytes},
+                                {"queue_mode", emulation::to_string(l.mode)},
+                                {"background_load", l.background_load},
+                                {"overhead_bytes", l.overhead_bytes}});
+    }
+    for (const auto& f : o.failures) {
+        nlohmann::json fj = {{"member", f.member}, {"at_ns", f.at_ns}};
+        if (f.up_ns) fj["up_ns"] = *f.up_ns;
+        j["failures"].push_back(fj);
+    }
+    const auto& t = o.traffic;
+    j["traffic"] = {{"kind", o.traffic_kind == dp::TrafficKind::pcap ? "pcap" : "synthetic"},
+                    {"arrivals", emulation::to_string(t.mode)},
+                    {"flows", t.n_flows},
+                    {"flow_bytes", t.flow_bytes},
+                    {"load", t.load},
+                    {"flow_sizes", t.sizes ? t.sizes->name() : ""},
+                    {"pace_bps", t.pace_bps},
+                    {"gap_every_bytes", t.gap_every_bytes},
+                    {"gap_ns", t.gap_ns},
+                    {"vports", t.n_vports},
+                    {"seed", t.seed},
+                    {"pcap", o.pcap_file}};
+    return j;
+}
+
+nlohmann::json report_json(const dp::EngineReport& r) {
+    nlohmann::json j;
+    j["role"] = r.role;
+    j["lcores"] = r.lcore_layout;
+    j["tsc_hz"] = r.tsc_hz;
+    j["traffic_s"] = r.traffic_s;
+    j["drain_s"] = r.drain_s;
+    j["stop_reason"] = r.stop_reason;
+    j["stopped_by_signal"] = r.stopped_by_signal;
+    j["rss"] = {{"mode", r.rss_mode}, {"reta", r.reta}, {"lcore_of_queue", r.lcore_of_queue}};
+    j["notes"] = r.notes;
+    nlohmann::json tx;
+    tx["generated"] = r.generated;
+    tx["packets"] = r.tx_packets;
+    tx["bytes"] = r.tx_bytes;
+    for (std::size_t i = 1; i < dp::kParseStatusCount; ++i)
+        tx["malformed"][packet::to_string(static_cast<packet::ParseStatus>(i))] = r.malformed[i];
+    tx["no_member"] = r.tx_no_member;
+    tx["unsent_at_stop"] = r.tx_unsent_at_stop;
+    tx["mbuf_alloc_failed"] = r.mbuf_alloc_failed;
+    tx["source_pushback"] = r.source_pushback;
+    tx["source_too_small"] = r.source_too_small;
+    for (std::size_t i = 0; i < packet::kHashLayerCount; ++i)
+        tx["hash_layers"][packet::to_string(static_cast<packet::HashLayer>(i))] = r.hash_layers[i];
+    tx["team"] = {{"packets", r.team.packets},         {"bytes", r.team.bytes},
+                  {"no_member", r.team.no_member},     {"bucket_moves", r.team.bucket_moves},
+                  {"vport_moves", r.team.vport_moves}, {"vport_overflow", r.team.vport_overflow},
+                  {"failovers", r.team.failovers}};
+    if (r.has_dynamic) {
+        const auto& d = r.dynamic;
+        tx["dynamic"] = {{"packets", d.packets},
+                         {"new_flows", d.new_flows},
+                         {"flowlet_starts", d.flowlet_starts},
+                         {"member_moves", d.member_moves},
+                         {"rebalance_moves", d.rebalance_moves},
+                         {"member_lost_moves", d.member_lost_moves},
+                         {"collisions", d.collisions},
+                         {"no_member", d.no_member}};
+    }
+    tx["traffic"] = {{"packets", r.traffic.packets},
+                     {"payload_bytes", r.traffic.payload_bytes},
+                     {"frame_bytes", r.traffic.frame_bytes},
+                     {"flows_started", r.traffic.flows_started},
+                     {"flows_completed", r.traffic.flows_completed},
+                     {"flows_delayed", r.traffic.flows_delayed},
+                     {"gaps", r.traffic.gaps}};
+    for (const auto& f : r.failovers)
+        tx["failovers"].push_back({{"member", f.member},
+                                   {"up", f.up},
+                                   {"at_s", f.at_s},
+                                   {"detect_to_apply_ns", f.detect_to_apply_ns},
+                                   {"buckets_moved", f.buckets_moved},
+                                   {"buckets_moved_foreign", f.buckets_moved_foreign},
+                                   {"lost", f.lost}});
+    j["tx"] = tx;
+    j["wire"] = {{"lost", r.wire_lost}, {"dropped", r.wire_dropped}, {"in_flight_at_stop", r.in_flight_at_stop}};
+    nlohmann::json rx;
+    rx["packets"] = r.rx_packets;
+    rx["bytes"] = r.rx_bytes;
+    for (std::size_t i = 0; i < dp::kProbeStatusCount; ++i)
+        rx["probe"][emulation::to_string(static_cast<emulation::ProbeStatus>(i))] = r.probe_status[i];
+    rx["handoff"] = r.rx_handoff;
+    rx["handoff_full"] = r.rx_handoff_full;
+    rx["flows_seen"] = r.flows_seen;
+    rx["flows_untracked"] = r.flows_untracked;
+    rx["flows_split_links"] = r.flows_split_links;
+    rx["flows_split_rx"] = r.flows_split_rx;
+    rx["member_changes"] = r.member_changes;
+    rx["member_changes_below_gap"] = r.member_changes_below_gap;
+    rx["min_change_gap_ns"] = r.min_change_gap_ns;
+    rx["latency"] = {{"samples", r.latency_samples}, {"mean_us", r.latency_mean_us}, {"max_us", r.latency_max_us}};
+    const auto& s = r.reorder;
+    rx["reorder"] = {{"received", s.received},
+                     {"unique", s.unique},
+                     {"in_order", s.in_order},
+                     {"seq_too_high", s.seq_too_high},
+                     {"seq_too_low", s.seq_too_low},
+                     {"dup", s.dup},
+                     {"out_of_order", s.out_of_order},
+                     {"stale", s.stale},
+                     {"dropped", s.dropped},
+                     {"reordered", s.reordered},
+                     {"reordered_ratio", s.reordered_ratio()},
+                     {"loss_ratio", s.loss_ratio()},
+                     {"extent_max", s.extent.max},
+                     {"extent_mean", s.extent.mean()},
+                     {"extent_truncated", s.extent_truncated},
+                     {"n_reordering", s.n_reordering},
+                     {"n_reordered_ge3", s.n_reordered_ge3},
+                     {"free_runs", s.free_runs},
+                     {"free_run_max", s.free_run_max},
+                     {"mean_free_run", s.mean_free_run()},
+                     {"rd_freq", s.rd_freq},
+                     {"rbd_freq", s.rbd_freq},
+                     {"rd_skipped", s.rd_skipped},
+                     {"rbd_lost", s.rbd_lost}};
+    j["rx"] = rx;
+    for (std::size_t m = 0; m < r.members.size(); ++m) {
+        const auto& mr = r.members[m];
+        nlohmann::json mj = {{"member", m},
+                             {"up", mr.up},
+                             {"capacity_bps", mr.capacity_bps},
+                             {"tx_packets", mr.tx_packets},
+                             {"tx_bytes", mr.tx_bytes},
+                             {"tx_short", mr.tx_short},
+                             {"tx_reassigned", mr.tx_reassigned},
+                             {"tx_queue_packets", mr.tx_queue_packets},
+                             {"assigned_packets", mr.assigned_packets},
+                             {"link_accepted", mr.link_accepted},
+                             {"link_delivered", mr.link_delivered},
+                             {"link_lost", mr.link_lost},
+                             {"port_ring_lost", mr.port_ring_lost},
+                             {"switch_no_member", mr.switch_no_member},
+                             {"switch_rx_full", mr.switch_rx_full},
+                             {"link_max_queue", mr.link_max_queue},
+                             {"link_utilisation", mr.link_utilisation},
+                             {"down_events", mr.down_events},
+                             {"up_events", mr.up_events},
+                             {"rx_packets", mr.rx_packets},
+                             {"rx_bytes", mr.rx_bytes},
+                             {"rx_queue_packets", mr.rx_queue_packets}};
+        for (std::size_t d = 0; d < emulation::kDropReasons; ++d)
+            mj["link_dropped"][emulation::to_string(static_cast<emulation::DropReason>(d))] = mr.link_dropped[d];
+        j["members"].push_back(mj);
+    }
+    j["accounting"] = {{"sent", r.tx_packets},
+                       {"received", r.rx_packets},
+                       {"lost", r.wire_lost},
+                       {"dropped", r.wire_dropped},
+                       {"in_flight_at_stop", r.in_flight_at_stop},
+                       {"unaccounted", r.role == "run" ? r.unaccounted() : 0}};
+    return j;
+}
+
+namespace {
+
+std::string rate(double bps) {
+    char b[32];
+    if (bps >= 1e9) std::snprintf(b, sizeof b, "%.2fG", bps / 1e9);
+    else if (bps >= 1e6) std::snprintf(b, sizeof b, "%.1fM", bps / 1e6);
+    else std::snprintf(b, sizeof b, "%.0fK", bps / 1e3);
+    return b;
+}
+
+double pct(std::uint64_t a, std::uint64_t b) { return b == 0 ? 0.0 : 100.0 * static_cast<double>(a) / static_cast<double>(b); }
+
+} // namespace
+
+void print_report(const dp::EngineReport& r, const dp::EngineOptions& o) {
+    const double t = r.traffic_s > 0 ? r.traffic_s : 1e-9;
+    std::printf("flowteam %s: mode %s, teaming %s, hash %s", r.role.c_str(), teaming::to_string(o.team.mode),
+                teaming::to_string(o.team.teaming), packet::to_string(o.team.hash_policy));
+    if (o.team.mode == teaming::Mode::dynamic)
+        std::printf(", flowlet gap %.0f us, policy %s", static_cast<double>(o.flowlet_gap_ns) / 1e3,
+                    flowlet::to_string(o.team.dynamic.policy));
+    std::printf("\n  %.3f s traffic + %.3f s drain, stopped by %s; lcores:", r.traffic_s, r.drain_s,
+                r.stop_reason.c_str());
+    for (const auto& l : r.lcore_layout) std::printf(" [%s]", l.c_str());
+    std::printf("\n  RSS: %s\n", r.rss_mode.c_str());
+    for (const auto& n : r.notes) std::printf("  note: %s\n", n.c_str());
+
+    const bool wire = r.role == "run";
+    std::printf("\n%-6s %8s %9s %4s %12s %8s %7s", "member", "rate", "delay", "up", "tx_pkts", "tx_Gb/s", "share");
+    if (wire) std::printf(" %9s %9s %8s %8s %6s %5s", "link_drop", "lost", "sw_drop", "max_q", "util", "down");
+    std::printf(" %12s %7s\n", "rx_pkts", "rx_shr");
+    for (std::size_t m = 0; m < r.members.size(); ++m) {
+        const auto& mr = r.members[m];
+        std::uint64_t ld = 0;
+        for (auto v : mr.link_dropped) ld += v;
+        std::printf("m%-5zu %8s %8.0fus %4s %12llu %8.3f %6.1f%%", m, rate(static_cast<double>(mr.capacity_bps)).c_str(),
+                    m < o.links.size() ? static_cast<double>(o.links[m].delay_ns) / 1e3 : 0.0, mr.up ? "up" : "DOWN",
+                    static_cast<unsigned long long>(mr.tx_packets), static_cast<double>(mr.tx_bytes) * 8 / t / 1e9,
+                    pct(mr.tx_packets, r.tx_packets));
+        if (wire)
+            std::printf(" %9llu %9llu %8llu %8llu %5.1f%% %5llu", static_cast<unsigned long long>(ld),
+                        static_cast<unsigned long long>(mr.link_lost + mr.port_ring_lost),
+                        static_cast<unsigned long long>(mr.switch_no_member + mr.switch_rx_full),
+                        static_cast<unsigned long long>(mr.link_max_queue), 100 * mr.link_utilisation,
+                        static_cast<unsigned long long>(mr.down_events));
+        std::printf(" %12llu %6.1f%%\n", static_cast<unsigned long long>(mr.rx_packets), pct(mr.rx_packets, r.rx_packets));
+    }
+    std::printf("total  %8s %9s %4s %12llu %8.3f\n", "", "", "", static_cast<unsigned long long>(r.tx_packets),
+                static_cast<double>(r.tx_bytes) * 8 / t / 1e9);
+
+    if (r.role != "rx") {
+        std::printf("\nTX: generated %llu, sent %llu (%.3f Mpps), no member %llu, unsent at stop %llu, source pushback "
+                    "%llu, mbuf alloc failed %llu",
+                    static_cast<unsigned long long>(r.generated), static_cast<unsigned long long>(r.tx_packets),
+                    static_cast<double>(r.tx_packets) / t / 1e6, static_cast<unsigned long long>(r.tx_no_member),
+                    static_cast<unsigned long long>(r.tx_unsent_at_stop),
+                    static_cast<unsigned long long>(r.source_pushback),
+                    static_cast<unsigned long long>(r.mbuf_alloc_failed));
+        std::uint64_t bad = 0;
+        for (std::size_t i = 1; i < dp::kParseStatusCount; ++i) bad += r.malformed[i];
+        std::printf("\n    malformed %llu", static_cast<unsigned long long>(bad));
+        for (std::size_t i = 1; i < dp::kParseStatusCount; ++i)
+            if (r.malformed[i] != 0)
+                std::printf(" %s=%llu", packet::to_string(static_cast<packet::ParseStatus>(i)),
+                            static_cast<unsigned long long>(r.malformed[i]));
+        std::printf("\n    team: bucket moves %llu, vport moves %llu, failovers %llu",
+                    static_cast<unsigned long long>(r.team.bucket_moves),
+                    static_cast<unsigned long long>(r.team.vport_moves),
+                    static_cast<unsigned long long>(r.team.failovers));
+        if (r.has_dynamic)
+            std::printf("; flowlet starts %llu, member moves %llu, lost-member moves %llu, collisions %llu",
+                        static_cast<unsigned long long>(r.dynamic.flowlet_starts),
+                        static_cast<unsigned long long>(r.dynamic.member_moves),
+                        static_cast<unsigned long long>(r.dynamic.member_lost_moves),
+                        static_cast<unsigned long long>(r.dynamic.collisions));
+        std::printf("\n");
+        for (const auto& f : r.failovers)
+            std::printf("    member %u %s at %.3f s: applied %.1f us after detection, buckets moved %u (foreign %u), "
+                        "lost %llu\n",
+                        f.member, f.up ? "up" : "down", f.at_s, static_cast<double>(f.detect_to_apply_ns) / 1e3,
+                        f.buckets_moved, f.buckets_moved_foreign, static_cast<unsigned long long>(f.lost));
+    }
+    if (r.role != "tx") {
+        const auto& s = r.reorder;
+        std::printf("\nRX: received %llu (%.3f Mpps, %.3f Gb/s), probe ok %llu", static_cast<unsigned long long>(r.rx_packets),
+                    static_cast<double>(r.rx_packets) / t / 1e6, static_cast<double>(r.rx_bytes) * 8 / t / 1e9,
+                    static_cast<unsigned long long>(r.probe_status[0]));
+        for (std::size_t i = 1; i < dp::kProbeStatusCount; ++i)
+            if (r.probe_status[i] != 0)
+                std::printf(", %s %llu", emulation::to_string(static_cast<emulation::ProbeStatus>(i)),
+                            static_cast<unsigned long long>(r.probe_status[i]));
+        std::printf("\n    flows %llu (split over links %llu, over RX members %llu), member changes %llu (below gap %llu)",
+                    static_cast<unsigned long long>(r.flows_seen), static_cast<unsigned long long>(r.flows_split_links),
+                    static_cast<unsigned long long>(r.flows_split_rx), static_cast<unsigned long long>(r.member_changes),
+                    static_cast<unsigned long long>(r.member_changes_below_gap));
+        std::printf("\n    latency mean %.1f us, max %.1f us\n", r.latency_mean_us, r.latency_max_us);
+        std::printf("    reorder: reordered %llu of %llu (%.4f%%), max extent %llu, n>=3 %llu, dup %llu; loss: %llu missing "
+                    "(%.4f%%)\n",
+                    static_cast<unsigned long long>(s.reordered), static_cast<unsigned long long>(s.unique),
+                    100 * s.reordered_ratio(), static_cast<unsigned long long>(s.extent.max),
+                    static_cast<unsigned long long>(s.n_reordered_ge3), static_cast<unsigned long long>(s.dup),
+                    static_cast<unsigned long long>(s.dropped), 100 * s.loss_ratio());
+    }
+    if (wire)
+        std::printf("\naccounting: sent %llu = received %llu + lost %llu + dropped %llu + in flight at stop %llu "
+                    "(unaccounted %llu)\n",
+                    static_cast<unsigned long long>(r.tx_packets), static_cast<unsigned long long>(r.rx_packets),
+                    static_cast<unsigned long long>(r.wire_lost), static_cast<unsigned long long>(r.wire_dropped),
+                    static_cast<unsigned long long>(r.in_flight_at_stop),
+                    static_cast<unsigned long long>(r.unaccounted()));
+}
+
+int run_engine_command(const std::string& cmd, EngineRole role, int argc, char** argv) {
+    po::options_description opts(cmd);
+    add_engine_options(opts, role);
+    po::variables_map vm;
+    std::vector<std::string> eal_args;
+    const char* summary =
+        role == EngineRole::run
+            ? "In-process testbed: a sending team, emulated member links (rate, delay, queue, jitter, background),\n"
+              "a switch applying the teaming mode's receive side, and a receiving team measuring reordering.\n"
+              "EAL arguments after `--` pass through (default: --no-huge, 2 lcores, virtual ports)."
+        : role == EngineRole::tx
+            ? "Sending team over memif (client; start `flowteam rx` first) or physical ports (--ports with -a after --)."
+            : "Receiving team over memif (server) or physical ports (--ports with -a after --); prints its counters\n"
+              "when it stops (SIGINT, --duration or --idle-timeout).";
+    if (!parse_command_line(cmd, summary, argc, argv, opts, vm, &eal_args)) return 0;
+    const dp::EngineOptions o = engine_options_from(vm, role);
+    std::string json_path;
+    if (vm.count("json") != 0) json_path = str(vm, "json");
+
+    dp::install_stop_signal_handlers();
+    dp::EalOptions eo;
+    eo.program = "flowteam-" + cmd;
+    eo.user_args = eal_args;
+    dp::Eal eal(eo);
+    dp::EngineReport rep;
+    if (role == EngineRole::run) rep = dp::run_testbed(o);
+    else if (role == EngineRole::tx) rep = dp::run_tx(o);
+    else rep = dp::run_rx(o);
+    if (json_path != "-") print_report(rep, o);
+    if (!json_path.empty()) {
+        nlohmann::json j;
+        j["parameters"] = parameters_json(vm, o);
+        j["report"] = report_json(rep);
+        if (json_path == "-") {
+            std::cout << j.dump(2) << "\n";
+        } else {
+            std::ofstream out(json_path);
+            if (!out) throw UsageError("--json: cannot write '" + json_path + "'");
+            out << j.dump(2) << "\n";
+        }
+    }
+    std::fflush(stdout);
+    return 0;
+}
+
+} // namespace flowteam::apps

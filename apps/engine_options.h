@@ -1,0 +1,33 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// flowteam — options and report output shared by `run`, `tx` and `rx`.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "apps/cli.h"
+#include "dataplane/engine.h"
+
+namespace flowteam::apps {
+
+enum class EngineRole { run, tx, rx };
+
+// Adds the options of a role to `opts` (same names in an INI --config file).
+void add_engine_options(po::options_description& opts, EngineRole role);
+
+// Builds the engine options from parsed values. Throws UsageError naming the option.
+dataplane::EngineOptions engine_options_from(const po::variables_map& vm, EngineRole role);
+
+// Every parameter (as given and as derived) as JSON.
+nlohmann::json parameters_json(const po::variables_map& vm, const dataplane::EngineOptions& o);
+// Every counter as JSON.
+nlohmann::json report_json(const dataplane::EngineReport& r);
+
+// Human table on stdout.
+void print_report(const dataplane::EngineReport& r, const dataplane::EngineOptions& o);
+
+// The common body of run/tx/rx: parse, start EAL, run, print, --json.
+int run_engine_command(const std::string& cmd, EngineRole role, int argc, char** argv);
+
+} // namespace flowteam::apps
