@@ -569,27 +569,45 @@ void print_report(const dp::EngineReport& r, const dp::EngineOptions& o) {
     for (const auto& n : r.notes) std::printf("  note: %s\n", n.c_str());
 
     const bool wire = r.role == "run";
-    std::printf("\n%-6s %8s %9s %4s %12s %8s %7s", "member", "rate", "delay", "up", "tx_pkts", "tx_Gb/s", "share");
+    const bool show_tx = r.role != "rx", show_rx = r.role != "tx";
+    std::printf("\n%-6s %8s %9s %4s", "member", "rate", "delay", "up");
+    if (show_tx) std::printf(" %12s %8s %7s", "tx_pkts", "tx_Gb/s", "share");
     if (wire) std::printf(" %9s %9s %8s %8s %6s %5s", "link_drop", "lost", "sw_drop", "max_q", "util", "down");
-    std::printf(" %12s %7s\n", "rx_pkts", "rx_shr");
+    if (show_rx) std::printf(" %12s %8s %7s  %s", "rx_pkts", "rx_Gb/s", "rx_shr", "rx per queue");
+    std::printf("\n");
     for (std::size_t m = 0; m < r.members.size(); ++m) {
         const auto& mr = r.members[m];
         std::uint64_t ld = 0;
         for (auto v : mr.link_dropped) ld += v;
-        std::printf("m%-5zu %8s %8.0fus %4s %12llu %8.3f %6.1f%%", m, rate(static_cast<double>(mr.capacity_bps)).c_str(),
-                    m < o.links.size() ? static_cast<double>(o.links[m].delay_ns) / 1e3 : 0.0, mr.up ? "up" : "DOWN",
-                    static_cast<unsigned long long>(mr.tx_packets), static_cast<double>(mr.tx_bytes) * 8 / t / 1e9,
-                    pct(mr.tx_packets, r.tx_packets));
+        std::printf("m%-5zu %8s %7.0fus %4s", m, rate(static_cast<double>(mr.capacity_bps)).c_str(),
+                    m < o.links.size() ? static_cast<double>(o.links[m].delay_ns) / 1e3 : 0.0, mr.up ? "up" : "DOWN");
+        if (show_tx)
+            std::printf(" %12llu %8.3f %6.1f%%", static_cast<unsigned long long>(mr.tx_packets),
+                        static_cast<double>(mr.tx_bytes) * 8 / t / 1e9, pct(mr.tx_packets, r.tx_packets));
         if (wire)
             std::printf(" %9llu %9llu %8llu %8llu %5.1f%% %5llu", static_cast<unsigned long long>(ld),
                         static_cast<unsigned long long>(mr.link_lost + mr.port_ring_lost),
                         static_cast<unsigned long long>(mr.switch_no_member + mr.switch_rx_full),
                         static_cast<unsigned long long>(mr.link_max_queue), 100 * mr.link_utilisation,
                         static_cast<unsigned long long>(mr.down_events));
-        std::printf(" %12llu %6.1f%%\n", static_cast<unsigned long long>(mr.rx_packets), pct(mr.rx_packets, r.rx_packets));
+        if (show_rx) {
+            std::printf(" %12llu %8.3f %6.1f%% ", static_cast<unsigned long long>(mr.rx_packets),
+                        static_cast<double>(mr.rx_bytes) * 8 / t / 1e9, pct(mr.rx_packets, r.rx_packets));
+            for (auto q : mr.rx_queue_packets) std::printf(" %llu", static_cast<unsigned long long>(q));
+        }
+        std::printf("\n");
     }
-    std::printf("total  %8s %9s %4s %12llu %8.3f\n", "", "", "", static_cast<unsigned long long>(r.tx_packets),
-                static_cast<double>(r.tx_bytes) * 8 / t / 1e9);
+    std::printf("%-6s %8s %9s %4s", "total", "", "", "");
+    if (show_tx)
+        std::printf(" %12llu %8.3f", static_cast<unsigned long long>(r.tx_packets),
+                    static_cast<double>(r.tx_bytes) * 8 / t / 1e9);
+    if (show_rx) {
+        if (show_tx) std::printf(" %7s", "");
+        if (wire) std::printf(" %9s %9s %8s %8s %6s %5s", "", "", "", "", "", "");
+        std::printf(" %12llu %8.3f", static_cast<unsigned long long>(r.rx_packets),
+                    static_cast<double>(r.rx_bytes) * 8 / t / 1e9);
+    }
+    std::printf("\n");
 
     if (r.role != "rx") {
         std::printf("\nTX: generated %llu, sent %llu (%.3f Mpps), no member %llu, unsent at stop %llu, source pushback "

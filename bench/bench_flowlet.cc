@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: BSD-3-Clause
 // flowlet::Dynamic: the per-packet decision of the `dynamic` mode.
 //
-// Args: {flows, policy, members, delta_us}. A pre-generated stream of flow
-// hashes (flows drawn uniformly at random) is cut into bursts of 32; time
-// advances 3.2 us per burst (10 Mpps) in 1-ns ticks. The table has 2 entries
-// per flow (1M flows -> 2M entries -> 32 MiB). With delta = 500 us (CONGA)
-// and many flows nearly every packet starts a flowlet (policy runs each
-// time); with delta = 1 s flows stay active (lookup + refresh only).
+// Args: {flows, policy, members, delta_us, lookahead}. A pre-generated stream
+// of flow hashes (flows drawn uniformly at random) is cut into bursts of 32;
+// time advances 3.2 us per burst (10 Mpps) in 1-ns ticks. The table has 2
+// entries per flow (1M flows -> 2M entries -> 32 MiB). With delta = 500 us
+// (CONGA) and many flows nearly every packet starts a flowlet (the policy
+// runs each time); with delta = 1 s flows stay active (lookup + refresh
+// only). lookahead = 1: assign() is given the next burst's hashes and keeps
+// prefetching into it (as a data plane that hashes one RX burst ahead would).
 #include <benchmark/benchmark.h>
 
 #include <cstdint>
@@ -31,6 +33,7 @@ void BM_FlowletAssign(benchmark::State& state) {
     const auto policy = static_cast<fl::Policy>(state.range(1));
     const auto members = static_cast<std::uint8_t>(state.range(2));
     const auto delta_us = static_cast<Tick>(state.range(3));
+    const bool lookahead = state.range(4) != 0;
 
     fl::DynamicConfig cfg;
     cfg.table_entries = 2 * flows;
@@ -52,7 +55,7 @@ void BM_FlowletAssign(benchmark::State& state) {
     std::vector<std::uint32_t> flow_hash(flows);
     for (auto& h : flow_hash) h = static_cast<std::uint32_t>(rng());
     const std::size_t stream_len = std::max<std::size_t>(std::size_t{1} << 20, 4 * std::size_t{flows});
-    std::vector<std::uint32_t> stream(stream_len);
+    std::vector<std::uint32_t> stream(stream_len + kBurstSize);   // + one burst of look-ahead
     for (auto& h : stream) h = flow_hash[rng() % flows];
     std::vector<std::uint32_t> bytes(kBurstSize);
     for (auto& b : bytes) b = 64 + static_cast<std::uint32_t>(rng() % 1437);
@@ -74,7 +77,10 @@ void BM_FlowletAssign(benchmark::State& state) {
     for (auto _ : state) {
         burst.hash = stream.data() + pos;
         burst.now = now += kTicksPerBurst;
-        dyn.assign(burst, view, out);
+        if (lookahead)
+            dyn.assign(burst, view, out, burst.hash + kBurstSize, kBurstSize);
+        else
+            dyn.assign(burst, view, out);
         benchmark::DoNotOptimize(out);
         benchmark::ClobberMemory();
         pos += kBurstSize;
@@ -96,12 +102,17 @@ void BM_FlowletAssign(benchmark::State& state) {
 }
 
 void FlowletArgs(benchmark::internal::Benchmark* b) {
-    b->ArgNames({"flows", "policy", "members", "delta_us"});
+    b->ArgNames({"flows", "policy", "members", "delta_us", "lookahead"});
     for (const std::int64_t flows : {1 << 10, 1 << 16, 1 << 20})
-        for (const std::int64_t policy : {0, 1, 2}) b->Args({flows, policy, 2, 500});
-    // More members (policy loop is longer) and long-lived flows (no policy at all).
-    b->Args({1 << 20, 0, 8, 500});
-    b->Args({1 << 20, 0, 2, 1'000'000});
+        for (const std::int64_t policy : {0, 1, 2}) b->Args({flows, policy, 2, 500, 0});
+    // More members (longer policy loop), long-lived flows (no policy at all).
+    b->Args({1 << 20, 0, 4, 500, 0});
+    b->Args({1 << 20, 0, 16, 500, 0});
+    b->Args({1 << 20, 0, 2, 1'000'000, 0});
+    // With look-ahead prefetch of the next burst.
+    for (const std::int64_t flows : {1 << 16, 1 << 20})
+        for (const std::int64_t policy : {0, 1, 2}) b->Args({flows, policy, 2, 500, 1});
+    b->Args({1 << 20, 0, 2, 1'000'000, 1});
 }
 
 BENCHMARK(BM_FlowletAssign)->Apply(FlowletArgs)->Unit(benchmark::kNanosecond);

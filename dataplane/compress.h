@@ -8,9 +8,13 @@
 // is already probed (e.g. an mlx5 compress device on a real server).
 //
 // Shape:
-//  * CompressEngine — one device: created (vdev) or claimed, configured with
-//    one queue pair per lcore that uses it, started; private xforms for
-//    compress and decompress, an op pool and an mbuf pool. RAII.
+//  * CompressEngine — one device: claimed (probed, or a vdev a previous
+//    engine created) or created (rte_vdev_init), configured with one queue
+//    pair per lcore that uses it, started; private xforms for compress and
+//    decompress, an op pool and an mbuf pool. RAII: the destructor stops and
+//    closes the device and frees everything, but leaves a vdev it created in
+//    place for the next engine (DPDK 22.11 cannot re-create a compressdev id
+//    once destroyed: its data memzone is never freed).
 //  * CompressLane   — one queue pair, owned by ONE lcore (never shared):
 //    preallocated ops + mbufs (slots), plain per-lane counters. The batch
 //    calls enqueue/dequeue bursts with a bounded busy-poll.
@@ -24,20 +28,27 @@
 // kExternal for software PMDs (they finish every op inside enqueue, on
 // virtual addresses) and kCopy for hardware PMDs (DMA needs registered
 // memory, and an op that times out must not write into the caller's buffer
-// later). Measured on the testbed (bench/compress): the copy costs ~1-3 % of
-// an ISA-L compress of a 4 KiB page, so the choice matters little for
-// software; see the report in bench/compress/bench_compress.cc.
+// later). Measured on the testbed (bench/compress, 4 KiB pages, ISA-L
+// level 1): the copy is within run-to-run noise for compress and costs a few
+// per cent on decompress, so external buffers are the software default.
 //
 // Results per page (PageOut::status): compress gives the compressed length
 // or 0 with kNotShrunk (output would not be smaller than the input — the
 // page is sent raw) or kNoRoom (smaller, but not within the caller's
 // capacity). The output room handed to the PMD is min(cap, len - 1), so an
 // incompressible page ends as RTE_COMP_OP_STATUS_OUT_OF_SPACE_TERMINATED
-// early instead of producing an expanded stream. Decompress gives the
+// (→ kNotShrunk) instead of an expanded stream or stored blocks. PMDs need a little room
+// past the end of the stream (measured: ISA-L 7 bytes — it stores 8-byte
+// words —, zlib 1 byte), so a stream of exactly `cap` bytes comes back
+// kNoRoom: leave 8 bytes of slack in `cap`. Decompress gives the
 // produced length or 0 with an error status (corrupt stream → kError,
 // output larger than cap → kOutOfSpace, produced != expected → kLength).
-// With kExternal the caller's output buffer holds unspecified bytes after
-// any non-kOk status; with kCopy it is untouched.
+// DEFLATE carries no checksum: the receiver's per-page checksum is what
+// proves a page (a stream missing only its last byte may still inflate to
+// the full, correct page on ISA-L). With kExternal the caller's output
+// buffer holds unspecified bytes after any non-kOk status; with kCopy it is
+// untouched. PMD reads stay within src+len and writes within dst+cap
+// (tested with guard pages for both software PMDs).
 //
 // Threading: a lane is used by one thread at a time (the lcore it was made
 // for); different lanes run in parallel. stats() sums plain per-lane
@@ -70,7 +81,7 @@ inline constexpr const char* kCompressIsal = "compress_isal";
 inline constexpr const char* kCompressZlib = "compress_zlib";
 
 struct CompressConfig {
-    // compress_isal | compress_zlib (a virtual device is created), or the
+    // compress_isal | compress_zlib (a free device of that driver, else a new vdev), or the
     // name of an already probed compress device or of its driver (e.g. an
     // mlx5 compress device probed from the EAL arguments).
     std::string driver = kCompressIsal;
@@ -155,9 +166,9 @@ struct CodecCounters {
         return err_out_of_space + err_invalid_args + err_error + err_invalid_state + err_length +
                err_timeout + err_other;
     }
-    // Compress: (bytes_in_ok + bytes_raw) / (bytes_out + bytes_raw) — page
-    // bytes over wire bytes, raw pages included. Decompress: bytes_out /
-    // bytes_in_ok (expansion). 0 when nothing went through.
+    // Compression ratio, >= 1: page bytes over wire bytes, raw pages
+    // included — compress: (bytes_in_ok + bytes_raw) / (bytes_out +
+    // bytes_raw); decompress: bytes_out / bytes_in_ok. 0 when nothing went through.
     double ratio() const;
     double compressed_ratio() const;        // bytes_in_ok / bytes_out (pages that shrank)
     double cycles_per_byte() const;         // cycles / bytes_in
@@ -178,7 +189,7 @@ struct CompressDeviceInfo {
     std::string name;                       // compressdev name, e.g. "compress_isal_ft0"
     std::string driver;                     // driver name
     unsigned dev_id = 0;
-    bool created = false;                   // we created (and will remove) the vdev
+    bool created = false;                   // this engine created the vdev (it outlives the engine)
     bool hardware = false;                  // RTE_COMPDEV_FF_HW_ACCELERATED
     bool shareable_xform = false;           // RTE_COMP_FF_SHAREABLE_PRIV_XFORM
     CompressBuffers buffers = CompressBuffers::kCopy; // resolved (never kAuto)
@@ -264,7 +275,8 @@ private:
     std::uint64_t no_lane_calls_ = 0;
 };
 
-// migration/codec.h on one lane: compress() returns the compressed length or
+// migration/codec.h on one lane (one codec per thread, on that thread's
+// lane — e.g. DeflateCodec(*engine.current_lane())): compress() returns the compressed length or
 // 0 (send raw), decompress() the produced length or 0 on any error. Never
 // reads past src+len nor writes past dst+cap (capped to max_page).
 class DeflateCodec final : public migration::Compressor, public migration::Decompressor {

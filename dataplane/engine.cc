@@ -296,6 +296,7 @@ int worker_loop(const WorkerPlan& p, Shared& sh, std::uint64_t hz, bool has_wire
         const Tick now = rte_rdtsc();
         const int ph = sh.phase.load(std::memory_order_acquire);
         if (ph == kAbort) break;
+        if (p.wire != nullptr) p.wire->poll_commands(now);
         if (p.tx != nullptr) p.tx->poll(now);
         if (p.wire != nullptr) p.wire->poll(now);
         for (RxStage* s : p.rx) s->poll(now);

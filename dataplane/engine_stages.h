@@ -228,6 +228,13 @@ public:
     ~WireStage();
 
     void poll(Tick now) noexcept;
+    // Apply pending link up/down commands (the loop calls it before the TX
+    // stage so a failure reaches the team in the same iteration).
+    void poll_commands(Tick now) noexcept {
+        const std::uint32_t desired = shared_.desired_up.load(std::memory_order_acquire);
+        if (desired != current_up_) [[unlikely]]
+            apply_commands(desired, now);
+    }
     bool idle() const noexcept;      // nothing staged, queued or in flight
     void release(Tick now) noexcept; // free what is left, counted in_flight_at_stop
     void publish() noexcept;

@@ -433,6 +433,29 @@ void Port::start(unsigned retry_ms) {
              info_.driver == "net_memif"
                  ? "a memif client starts only once its server listens: start the rx side (server) first, or retry longer"
                  : "the device refused to start with this configuration");
+    after_start();
+}
+
+bool Port::start_until_link_up(unsigned timeout_ms, unsigned attempt_ms) {
+    using clock = std::chrono::steady_clock;
+    const auto deadline = clock::now() + std::chrono::milliseconds(timeout_ms);
+    for (;;) {
+        if (!started_ && rte_eth_dev_start(id_) == 0) after_start();
+        if (started_) {
+            const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock::now());
+            const auto wait = std::min<long long>(std::max<long long>(left.count(), 0), attempt_ms);
+            if (wait_link_up(id_, static_cast<unsigned>(wait)).up) return true;
+        }
+        if (clock::now() >= deadline) return false;
+        if (started_) {
+            rte_eth_dev_stop(id_);
+            started_ = false;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+}
+
+void Port::after_start() {
     started_ = true;
     if (cfg_.promiscuous) {
         const int prc = rte_eth_promiscuous_enable(id_);

@@ -196,6 +196,12 @@ public:
     // it reconnect after the server went away — stop() and start() again).
     void start(unsigned retry_ms = 0);
     void stop();
+    // For links that need a peer (memif): starts the port and waits for the
+    // link; while it stays down for attempt_ms, stops and starts again (a
+    // memif client that connected before its server was started is
+    // rejected and never retried by the PMD). True when up within
+    // timeout_ms; the port is left started either way when start succeeded.
+    bool start_until_link_up(unsigned timeout_ms, unsigned attempt_ms = 1000);
 
     LinkStatus link() const { return read_link(id_); }
     PortStats stats() const { return read_port_stats(id_); }
@@ -211,6 +217,7 @@ public:
     std::vector<std::uint16_t> query_reta() const;
 
 private:
+    void after_start();
     std::uint16_t id_;
     PortConfig cfg_;
     PortInfo info_;

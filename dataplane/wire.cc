@@ -223,10 +223,7 @@ void WireStage::flush_targets() noexcept {
 }
 
 void WireStage::poll(Tick now) noexcept {
-    const std::uint32_t desired = shared_.desired_up.load(std::memory_order_acquire);
-    if (desired != current_up_) [[unlikely]]
-        apply_commands(desired, now);
-
+    poll_commands(now);
     for (std::uint8_t m = 0; m < n_; ++m) ingress(m, now);   // a dead link drops what reaches it (link_down)
 
     // Deliver in global arrival order across links (k-way merge on the

@@ -41,6 +41,12 @@ constexpr Tick kMaxDelta = Tick{1} << 54;
 constexpr std::uint64_t kEmptyStamp = std::uint64_t{kNoMember} << kStampBits;
 constexpr std::uint64_t kFibonacci64 = 0x9E3779B97F4A7C15ull;
 constexpr std::size_t kHugePage = std::size_t{2} << 20;
+// Software prefetches kept in flight. Measured on AMD Zen 3 (KVM): up to ~16
+// back-to-back prefetches to DRAM all land; beyond that the extra ones are
+// silently dropped (no free miss buffer). So the burst is walked with a
+// rolling window instead of prefetching all 32 entries up front.
+constexpr unsigned kPrefetchWindow = 16;
+static_assert(kPrefetchWindow <= kBurstSize);
 
 struct FreeDeleter {
     void operator()(Entry* p) const noexcept { std::free(p); }
@@ -68,7 +74,6 @@ struct Snapshot {
     std::uint32_t up_mask;
     std::uint8_t n;
     std::array<std::uint8_t, kMaxMembers> act;     // active members, ascending
-    std::array<std::uint8_t, kMaxMembers> pos_of;  // member -> position in act (active members only)
     std::array<double, kMaxMembers> frac;          // share / total share, per position
     std::array<double, kMaxMembers> inv;           // 1 / frac, per position (normalised load = X * inv)
     std::array<double, kMaxMembers> cum;           // cumulative frac, per position
@@ -77,13 +82,11 @@ struct Snapshot {
 void snapshot(const MemberView& v, Snapshot& s) {
     s.up_mask = 0;
     s.n = 0;
-    s.pos_of.fill(0);
     const unsigned n_in = std::min<unsigned>(v.n_active, kMaxMembers);
     for (unsigned k = 0; k < n_in; ++k) {
         const std::uint8_t m = v.active[k];
         if (m >= kMaxMembers || ((s.up_mask >> m) & 1u) != 0) continue;   // defensive: bad or duplicate index
         s.up_mask |= 1u << m;
-        s.pos_of[m] = s.n;
         s.act[s.n++] = m;
     }
     if (s.n == 0) return;
@@ -117,6 +120,8 @@ constexpr std::array<std::uint32_t, kBurstSize> kOnes = [] {
     return a;
 }();
 
+alignas(16) constexpr double kZeroOne[2] = {0.0, 1.0};
+
 // Per-position policy state for one burst, sized by a compile-time lane
 // count so that, with every loop fully unrolled, it lives in registers: the
 // decision of packet i depends on packet i-1's bytes, and a chain through
@@ -124,8 +129,9 @@ constexpr std::array<std::uint32_t, kBurstSize> kOnes = [] {
 // packet. Lanes >= n are padding that can never be chosen.
 template <unsigned kN>
 struct Lanes {
-    std::array<double, kN> score;      // least-loaded: X / frac; tokens: token balance
-    std::array<double, kN> per_byte;   // least-loaded: inv; tokens: frac (earned per byte sent)
+    std::array<double, kN> score;             // least-loaded: X / frac; tokens: token balance
+    std::array<double, kN> per_byte;          // least-loaded: inv; tokens: frac (earned per byte sent)
+    std::array<std::uint32_t, kN> member;     // member of the lane (kNoMember for padding)
 };
 
 } // namespace
@@ -202,15 +208,21 @@ struct Dynamic::Impl {
     template <Policy P, unsigned kN>
     unsigned pick(const Snapshot& sn, const Lanes<kN>& ln);
 
+    // One chunk of <= kBurstSize packets; `ahead` (ahead_n hashes) follow it.
     template <Policy P, bool kRebalance, unsigned kN>
     void run(const std::uint32_t* hash, const std::uint32_t* bytes, std::uint16_t n, Tick now,
-             const Snapshot& sn, std::uint8_t* out);
+             const Snapshot& sn, std::uint8_t* out, const std::uint32_t* ahead, std::uint16_t ahead_n);
 
     template <Policy P, unsigned kN>
-    void run_all(const BurstView& burst, const Snapshot& sn, std::uint8_t* out);
+    void run_all(const BurstView& burst, const Snapshot& sn, std::uint8_t* out, const std::uint32_t* next,
+                 std::uint16_t next_n);
 
     template <Policy P>
-    void dispatch(const BurstView& burst, const Snapshot& sn, std::uint8_t* out);
+    void dispatch(const BurstView& burst, const Snapshot& sn, std::uint8_t* out, const std::uint32_t* next,
+                  std::uint16_t next_n);
+
+    void assign(const BurstView& burst, const MemberView& view, std::uint8_t* out, const std::uint32_t* next,
+                std::uint16_t next_n);
 };
 
 Dynamic::Impl::Impl(const DynamicConfig& c) : cfg(c) {
@@ -339,25 +351,33 @@ unsigned Dynamic::Impl::pick(const Snapshot& sn, const Lanes<kN>& ln) {
     }
 }
 
+// Account one decided packet (b bytes sent on `member`) in the lane scores.
+template <Policy P, unsigned kN>
+inline void account(Lanes<kN>& ln, std::uint32_t b, std::uint32_t member) {
+    const auto bd = static_cast<double>(b);
+#pragma GCC unroll 16
+    for (unsigned k = 0; k < kN; ++k) {
+        // Select by table load, not a branch: the member is unpredictable,
+        // and GCC turns both `?:` and double(bool) into jumps here.
+        const double mine = kZeroOne[ln.member[k] == member];
+        if constexpr (P == Policy::least_loaded)
+            ln.score[k] += bd * ln.per_byte[k] * mine;
+        else   // tokens: every member earns its share of the bytes, the chosen one pays them
+            ln.score[k] += bd * (ln.per_byte[k] - mine);
+    }
+}
+
 template <Policy P, bool kRebalance, unsigned kN>
 void Dynamic::Impl::run(const std::uint32_t* hash, const std::uint32_t* bytes, std::uint16_t n, Tick now,
-                        const Snapshot& sn, std::uint8_t* out) {
+                        const Snapshot& sn, std::uint8_t* out, const std::uint32_t* ahead,
+                        std::uint16_t ahead_n) {
     Entry* const t = table.get();
     std::uint32_t idx[kBurstSize];
-    // Pass 1: indices for the whole burst, entries prefetched for writing so
-    // that the cache misses of all packets overlap.
-    for (std::uint16_t i = 0; i < n; ++i) {
-        idx[i] = index(hash[i]);
-        __builtin_prefetch(&t[idx[i]], 1, 3);
-    }
-    // Pass 1b: touch every entry with a plain load before the heavy loop. The
-    // loop is tiny, so the out-of-order core keeps all the misses in flight
-    // (software prefetches alone do not all overlap once the miss buffers are
-    // full: measured ~2x slower at 1M flows without this loop).
-    for (std::uint16_t i = 0; i < n; ++i) {
-        const std::uint64_t touch = t[idx[i]].stamp;
-        asm volatile("" : : "r"(touch));
-    }
+    // Pass 1: indices for the whole burst; the first kPrefetchWindow entries
+    // prefetched (for writing). Entries already requested by the previous
+    // call's look-ahead are cheap to request again.
+    for (std::uint16_t i = 0; i < n; ++i) idx[i] = index(hash[i]);
+    for (std::uint16_t i = 0; i < n && i < kPrefetchWindow; ++i) __builtin_prefetch(&t[idx[i]], 1, 3);
 
     // Lanes: per-position state in registers for the burst.
     Lanes<kN> ln;
@@ -365,6 +385,7 @@ void Dynamic::Impl::run(const std::uint32_t* hash, const std::uint32_t* bytes, s
     for (unsigned k = 0; k < kN; ++k) {
         const bool real = k < sn.n;
         const std::uint8_t m = real ? sn.act[k] : 0;
+        ln.member[k] = real ? m : kNoMember;
         if constexpr (P == Policy::least_loaded) {
             ln.score[k] = real ? dre[m] * sn.inv[k] : HUGE_VAL;
             ln.per_byte[k] = real ? sn.inv[k] : 0.0;
@@ -375,40 +396,44 @@ void Dynamic::Impl::run(const std::uint32_t* hash, const std::uint32_t* bytes, s
     }
 
     const std::uint64_t now56 = now & kStampMask;
-    const Tick delta = cfg.delta;
+    const auto delta = static_cast<std::int64_t>(cfg.delta);
     const std::uint32_t up_mask = sn.up_mask;
     // Entry ages (ticks since last seen) that place its period_bytes in the
     // current / previous rebalance period.
-    const Tick since_cur = now >= rb_cur_start ? now - rb_cur_start : 0;
-    const Tick since_prev = now >= rb_prev_start ? now - rb_prev_start : 0;
+    const auto since_cur = static_cast<std::int64_t>(now >= rb_cur_start ? now - rb_cur_start : 0);
+    const auto since_prev = static_cast<std::int64_t>(now >= rb_prev_start ? now - rb_prev_start : 0);
     // Counters of this chunk (<= 32 each) packed in one register: starts,
     // new flows, moves, collisions in 16-bit fields.
     std::uint64_t packed = 0;
     std::uint32_t n_lost = 0, n_rb = 0;
-    std::uint8_t pos_of_pkt[kBurstSize];
 
     // Pass 2: decide, in packet order (two packets of one flow in a burst see
     // each other). Counters are updated without branches: whether a packet
     // changes member is as good as random to the branch predictor.
     for (std::uint16_t i = 0; i < n; ++i) {
+        // Keep the prefetch window rolling, into the next chunk / burst.
+        if (const unsigned j = i + kPrefetchWindow; j < n)
+            __builtin_prefetch(&t[idx[j]], 1, 3);
+        else if (j - n < ahead_n)
+            __builtin_prefetch(&t[index(ahead[j - n])], 1, 3);
+
         Entry& e = t[idx[i]];
         const std::uint32_t h = hash[i];
-        const std::uint32_t b = bytes[i];
         const std::uint64_t st = e.stamp;
         const std::uint32_t sig = e.sig;
         const auto m = static_cast<std::uint8_t>(st >> kStampBits);
-        std::uint64_t age = (now56 - st) & kStampMask;
-        age = age >= kHalfStamp ? 0 : age;   // `now` behind the stamp: just seen
+        // Ticks since last seen, sign-extended from 56 bits: negative when
+        // `now` is behind the stamp, which then counts as just seen.
+        const std::int64_t age = static_cast<std::int64_t>((now56 - st) << (64 - kStampBits)) >> (64 - kStampBits);
         const bool empty = m == kNoMember;
         const bool same = sig == h;
         // Idle >= delta (or never seen): a new flowlet, free to move.
-        const bool start = empty | (age >= delta);
+        const bool start = empty | (age >= delta);   // delta is signed too: < 2^54
         // Active, but its member went down: move now (counted apart).
         const bool lost = !start & (((up_mask >> (m & 31u)) & 1u) == 0);
         const bool fresh = start & (empty | !same);   // the entry changes owner
-        unsigned pos = sn.pos_of[m & (kMaxMembers - 1)];
-        if (start | lost) pos = pick<P, kN>(sn, ln);
-        std::uint8_t chosen = sn.act[pos];
+        std::uint8_t chosen = m;
+        if (start | lost) chosen = sn.act[pick<P, kN>(sn, ln)];
         if constexpr (kRebalance) {
             // Forced rebalance: the first packet, in this period, of a flow
             // that was active in the previous one and whose size fits.
@@ -416,14 +441,13 @@ void Dynamic::Impl::run(const std::uint32_t* hash, const std::uint32_t* bytes, s
                 if (!(start | lost) && m == rb_from && age > since_cur && age <= since_prev && e.period_bytes != 0 &&
                     static_cast<double>(e.period_bytes) < rb_max_bytes && ((up_mask >> rb_to) & 1u) != 0) {
                     chosen = rb_to;
-                    pos = sn.pos_of[rb_to];
                     rb_armed = false;
                     ++n_rb;
                 }
             }
             // Bytes per rebalance period, reset when last seen in an earlier period.
             std::uint32_t pb = (fresh | (age > since_cur)) ? 0u : e.period_bytes;
-            const std::uint32_t sum = pb + b;
+            const std::uint32_t sum = pb + bytes[i];
             pb = sum < pb ? ~std::uint32_t{0} : sum;
             e.period_bytes = pb;
         }
@@ -435,20 +459,7 @@ void Dynamic::Impl::run(const std::uint32_t* hash, const std::uint32_t* bytes, s
         e.sig = fresh ? h : sig;
         e.stamp = now56 | (std::uint64_t{chosen} << kStampBits);
         out[i] = chosen;
-        pos_of_pkt[i] = static_cast<std::uint8_t>(pos);
-
-        if constexpr (P != Policy::random) {
-            // Arithmetic select, not a branch: `pos` is unpredictable.
-            const auto bd = static_cast<double>(b);
-#pragma GCC unroll 16
-            for (unsigned k = 0; k < kN; ++k) {
-                const auto mine = static_cast<double>(k == pos);
-                if constexpr (P == Policy::least_loaded)
-                    ln.score[k] += bd * ln.per_byte[k] * mine;
-                else   // every member earns its share of the bytes, the chosen one pays them
-                    ln.score[k] += bd * (ln.per_byte[k] - mine);
-            }
-        }
+        if constexpr (P != Policy::random) account<P, kN>(ln, bytes[i], chosen);
     }
 
     // Commit: bytes per member (off the decision chain), scores. Unrolled so
@@ -457,8 +468,9 @@ void Dynamic::Impl::run(const std::uint32_t* hash, const std::uint32_t* bytes, s
     for (unsigned k = 0; k < kN; ++k) {
         if (k >= sn.n) continue;
         std::uint64_t sum = 0;
-        for (std::uint16_t i = 0; i < n; ++i) sum += pos_of_pkt[i] == k ? bytes[i] : 0u;
         const std::uint8_t m = sn.act[k];
+        for (std::uint16_t i = 0; i < n; ++i)   // mask, not `?:`: GCC would branch on it
+            sum += bytes[i] & (0u - static_cast<std::uint32_t>(out[i] == m));
         dre[m] += static_cast<double>(sum);
         if constexpr (kRebalance) rb_bytes_cur[m] += sum;
         if constexpr (P == Policy::tokens) {
@@ -477,28 +489,33 @@ void Dynamic::Impl::run(const std::uint32_t* hash, const std::uint32_t* bytes, s
 }
 
 template <Policy P, unsigned kN>
-void Dynamic::Impl::run_all(const BurstView& burst, const Snapshot& sn, std::uint8_t* out) {
+void Dynamic::Impl::run_all(const BurstView& burst, const Snapshot& sn, std::uint8_t* out,
+                            const std::uint32_t* next, std::uint16_t next_n) {
     for (std::uint16_t base = 0; base < burst.n; base += kBurstSize) {
         const auto n = static_cast<std::uint16_t>(std::min<unsigned>(kBurstSize, burst.n - base));
         const std::uint32_t* bytes = burst.bytes != nullptr ? burst.bytes + base : kOnes.data();
+        const bool last = base + n >= burst.n;
+        const std::uint32_t* ahead = last ? next : burst.hash + base + n;
+        const auto ahead_n = static_cast<std::uint16_t>(last ? next_n : burst.n - base - n);
         if (cfg.rebalance_period != 0)
-            run<P, true, kN>(burst.hash + base, bytes, n, burst.now, sn, out + base);
+            run<P, true, kN>(burst.hash + base, bytes, n, burst.now, sn, out + base, ahead, ahead_n);
         else
-            run<P, false, kN>(burst.hash + base, bytes, n, burst.now, sn, out + base);
+            run<P, false, kN>(burst.hash + base, bytes, n, burst.now, sn, out + base, ahead, ahead_n);
     }
 }
 
 template <Policy P>
-void Dynamic::Impl::dispatch(const BurstView& burst, const Snapshot& sn, std::uint8_t* out) {
+void Dynamic::Impl::dispatch(const BurstView& burst, const Snapshot& sn, std::uint8_t* out,
+                             const std::uint32_t* next, std::uint16_t next_n) {
     static_assert(kMaxMembers == 16, "lane counts below cover up to 16 members");
     if (sn.n <= 2)
-        run_all<P, 2>(burst, sn, out);
+        run_all<P, 2>(burst, sn, out, next, next_n);
     else if (sn.n <= 4)
-        run_all<P, 4>(burst, sn, out);
+        run_all<P, 4>(burst, sn, out, next, next_n);
     else if (sn.n <= 8)
-        run_all<P, 8>(burst, sn, out);
+        run_all<P, 8>(burst, sn, out, next, next_n);
     else
-        run_all<P, 16>(burst, sn, out);
+        run_all<P, 16>(burst, sn, out, next, next_n);
 }
 
 Dynamic::Dynamic(const DynamicConfig& cfg) : impl_(std::make_unique<Impl>(cfg)) {}
@@ -506,22 +523,32 @@ Dynamic::~Dynamic() = default;
 Dynamic::Dynamic(Dynamic&&) noexcept = default;
 Dynamic& Dynamic::operator=(Dynamic&&) noexcept = default;
 
-void Dynamic::assign(const BurstView& burst, const MemberView& view, std::uint8_t* out) {
-    Impl& s = *impl_;
+void Dynamic::Impl::assign(const BurstView& burst, const MemberView& view, std::uint8_t* out,
+                           const std::uint32_t* next, std::uint16_t next_n) {
     Snapshot sn;
     snapshot(view, sn);
-    s.advance(burst.now, sn);
+    advance(burst.now, sn);
     if (sn.n == 0) {
         for (std::uint16_t i = 0; i < burst.n; ++i) out[i] = kNoMember;
-        s.ctr.packets += burst.n;
-        s.ctr.no_member += burst.n;
+        ctr.packets += burst.n;
+        ctr.no_member += burst.n;
         return;
     }
-    switch (s.cfg.policy) {
-    case Policy::least_loaded: s.dispatch<Policy::least_loaded>(burst, sn, out); break;
-    case Policy::tokens: s.dispatch<Policy::tokens>(burst, sn, out); break;
-    case Policy::random: s.dispatch<Policy::random>(burst, sn, out); break;
+    if (next == nullptr) next_n = 0;
+    switch (cfg.policy) {
+    case Policy::least_loaded: dispatch<Policy::least_loaded>(burst, sn, out, next, next_n); break;
+    case Policy::tokens: dispatch<Policy::tokens>(burst, sn, out, next, next_n); break;
+    case Policy::random: dispatch<Policy::random>(burst, sn, out, next, next_n); break;
     }
+}
+
+void Dynamic::assign(const BurstView& burst, const MemberView& view, std::uint8_t* out) {
+    impl_->assign(burst, view, out, nullptr, 0);
+}
+
+void Dynamic::assign(const BurstView& burst, const MemberView& view, std::uint8_t* out,
+                     const std::uint32_t* next_hash, std::uint16_t next_n) {
+    impl_->assign(burst, view, out, next_hash, next_n);
 }
 
 const DynamicCounters& Dynamic::counters() const { return impl_->ctr; }

@@ -86,6 +86,13 @@ public:
     // nullptr (then every packet counts as 1 byte: balancing by packets).
     void assign(const BurstView& burst, const MemberView& view, std::uint8_t* out);
 
+    // Same, with the hashes of the burst that comes next (look-ahead, the
+    // l3fwd pattern: the data plane hashes one RX burst ahead). Their table
+    // entries are prefetched while this burst is decided, so the cache misses
+    // of a large table overlap with work. Same results as assign() above.
+    void assign(const BurstView& burst, const MemberView& view, std::uint8_t* out,
+                const std::uint32_t* next_hash, std::uint16_t next_n);
+
     const DynamicCounters& counters() const;
     // The configuration in effect (table_entries rounded, dre_period derived).
     const DynamicConfig& config() const;

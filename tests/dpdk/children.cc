@@ -72,8 +72,12 @@ int child_memif_echo(const std::vector<std::string>& args) {
         dp::Port port(cli.port_id(), pc, pools);
         std::printf("CLIENT-STARTING\n");
         std::fflush(stdout);
-        port.start(20000);   // the server may not listen yet
-        std::printf("CLIENT-STARTED\n");
+        // The server may not listen, or not be started, yet.
+        if (!port.start_until_link_up(static_cast<unsigned>(std::stoul(args[3])))) {
+            std::printf("CLIENT-LINK-DOWN\n");
+            return 7;
+        }
+        std::printf("CLIENT-UP\n");
         std::fflush(stdout);
         const dp::EthQueue q{cli.port_id(), 0};
         std::array<rte_mbuf*, 32> burst{};

@@ -100,7 +100,8 @@ INSTANTIATE_TEST_SUITE_P(Queues, MemifInProcess, ::testing::Values(1, 2));
 
 // Two processes: this one is the server (rx side), the child is the client
 // (tx side) running its own EAL; the child echoes what it receives. The
-// child starts first and keeps retrying its start until the server listens.
+// child starts first and keeps restarting its port until the server is up
+// (Port::start_until_link_up), as `flowteam tx` would.
 TEST(MemifTwoProcesses, EchoThroughAChildProcess) {
     dp::MbufPools pools({4095, 64});
     const std::string sock = scratch_path("memif-2p.sock");
@@ -182,6 +183,28 @@ TEST(Memif, ClientWithoutServerFailsClearly) {
         EXPECT_NE(std::string(e.what()).find("start the rx side (server) first"), std::string::npos) << e.what();
     }
     EXPECT_FALSE(pc.started());
+}
+
+// The server goes away and comes back (e.g. `flowteam rx` restarted): the
+// client sees the link drop and start_until_link_up brings it back.
+TEST(Memif, ClientReconnectsAfterTheServerRestarts) {
+    dp::MbufPools pools({4095, 64});
+    const std::string sock = scratch_path("memif-restart.sock");
+    auto srv = dp::make_memif_port({dp::MemifRole::Server, sock, 0, 10, 2048, ""});
+    auto cli = dp::make_memif_port({dp::MemifRole::Client, sock, 0, 10, 2048, ""});
+    dp::Port ps(srv.port_id(), memif_cfg(1), pools);
+    dp::Port pc(cli.port_id(), memif_cfg(1), pools);
+    ps.start();
+    ASSERT_TRUE(pc.start_until_link_up(5000));
+    ps.stop();
+    const auto deadline = std::chrono::steady_clock::now() + milliseconds(3000);
+    while (pc.link().up && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(milliseconds(10));
+    EXPECT_FALSE(pc.link().up) << "the client sees the server go";
+    ps.start();
+    ASSERT_TRUE(pc.start_until_link_up(5000, 500));
+    rte_mempool* mp = dp::lookup_pool(ps.setup().pool_name);
+    exchange(cli.port_id(), srv.port_id(), 0, 16, mp, 300);
+    exchange(srv.port_id(), cli.port_id(), 0, 16, mp, 300);
 }
 
 TEST(Memif, BadArgumentsNameTheField) {
