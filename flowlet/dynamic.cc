@@ -6,6 +6,7 @@
 #include <array>
 #include <cmath>
 #include <cstdlib>
+#include <limits>
 #include <new>
 #include <stdexcept>
 #include <string>
@@ -120,18 +121,29 @@ constexpr std::array<std::uint32_t, kBurstSize> kOnes = [] {
     return a;
 }();
 
-alignas(16) constexpr double kZeroOne[2] = {0.0, 1.0};
+// Per-lane policy state for one burst, sized by a compile-time lane count
+// (>= active members) so that, with every loop fully unrolled, it lives in
+// registers. The decision of packet i depends on the bytes of packet i-1, so
+// the chain "compare scores -> pick -> add bytes" is the critical path of
+// the burst; in 64-bit fixed point with lane masks it is ~5 integer ops,
+// where doubles indexed by member cost ~23 cycles (store->load forwarding,
+// FP compare, table loads). Lanes >= n are padding that is never chosen.
+//   least_loaded: score = (X*inv - min) scaled so the largest inv is 2^24
+//                 units per byte, saturated at 2^62 (ranking is preserved:
+//                 a burst adds < 2^45); per_byte = inv in the same units.
+//   tokens:       score = token balance in 2^-24 byte units (|.| <= 2^56);
+//                 per_byte = share in 2^-24 units (earned per byte sent).
+constexpr int kFixedShift = 24;
+constexpr double kFixedOne = 16777216.0;   // 2^24
+static_assert(double(1u << kFixedShift) == kFixedOne);
+constexpr std::int64_t kScoreMax = std::int64_t{1} << 62;
+constexpr std::uint64_t kMaxTokenBound = std::uint64_t{1} << 32;
 
-// Per-position policy state for one burst, sized by a compile-time lane
-// count so that, with every loop fully unrolled, it lives in registers: the
-// decision of packet i depends on packet i-1's bytes, and a chain through
-// member-indexed memory (store -> load forwarding) would cost ~25 cycles per
-// packet. Lanes >= n are padding that can never be chosen.
 template <unsigned kN>
 struct Lanes {
-    std::array<double, kN> score;             // least-loaded: X / frac; tokens: token balance
-    std::array<double, kN> per_byte;          // least-loaded: inv; tokens: frac (earned per byte sent)
-    std::array<std::uint32_t, kN> member;     // member of the lane (kNoMember for padding)
+    std::array<std::int64_t, kN> score;
+    std::array<std::int64_t, kN> per_byte;
+    std::array<std::uint32_t, kN> member;   // member of the lane (kNoMember for padding)
 };
 
 } // namespace
@@ -240,8 +252,8 @@ Dynamic::Impl::Impl(const DynamicConfig& c) : cfg(c) {
     if (cfg.rebalance_threshold_pct > 99)
         throw std::invalid_argument("flowlet rebalance_threshold_pct must be between 0 and 99, got " +
                                     std::to_string(cfg.rebalance_threshold_pct));
-    if (cfg.token_bound_bytes == 0 || cfg.token_bound_bytes > (std::uint64_t{1} << 40))
-        throw std::invalid_argument("flowlet token_bound_bytes must be between 1 and 2^40, got " +
+    if (cfg.token_bound_bytes == 0 || cfg.token_bound_bytes > kMaxTokenBound)
+        throw std::invalid_argument("flowlet token_bound_bytes must be between 1 and 2^32, got " +
                                     std::to_string(cfg.token_bound_bytes));
 
     entries = round_up_pow2(cfg.table_entries);
@@ -329,7 +341,7 @@ void Dynamic::Impl::advance(Tick now, const Snapshot& sn) {
     rb_max_bytes = 2.0 * spread / (sn.inv[hi] + sn.inv[lo]);
 }
 
-// Position (in sn.act) of the member for a new flowlet.
+// Lane of the member for a new flowlet.
 template <Policy P, unsigned kN>
 unsigned Dynamic::Impl::pick(const Snapshot& sn, const Lanes<kN>& ln) {
     if constexpr (P == Policy::random) {
@@ -338,9 +350,9 @@ unsigned Dynamic::Impl::pick(const Snapshot& sn, const Lanes<kN>& ln) {
         for (unsigned j = 0; j + 1 < sn.n; ++j) k += u >= sn.cum[j] ? 1u : 0u;
         return k;
     } else {
-        // least_loaded: lowest score; tokens: highest. Ties: lowest position.
+        // least_loaded: lowest score; tokens: highest. Ties: lowest lane.
         unsigned best = 0;
-        double best_score = ln.score[0];
+        std::int64_t best_score = ln.score[0];
 #pragma GCC unroll 16
         for (unsigned k = 1; k < kN; ++k) {
             const bool better = P == Policy::least_loaded ? ln.score[k] < best_score : ln.score[k] > best_score;
@@ -348,22 +360,6 @@ unsigned Dynamic::Impl::pick(const Snapshot& sn, const Lanes<kN>& ln) {
             best = better ? k : best;
         }
         return best;
-    }
-}
-
-// Account one decided packet (b bytes sent on `member`) in the lane scores.
-template <Policy P, unsigned kN>
-inline void account(Lanes<kN>& ln, std::uint32_t b, std::uint32_t member) {
-    const auto bd = static_cast<double>(b);
-#pragma GCC unroll 16
-    for (unsigned k = 0; k < kN; ++k) {
-        // Select by table load, not a branch: the member is unpredictable,
-        // and GCC turns both `?:` and double(bool) into jumps here.
-        const double mine = kZeroOne[ln.member[k] == member];
-        if constexpr (P == Policy::least_loaded)
-            ln.score[k] += bd * ln.per_byte[k] * mine;
-        else   // tokens: every member earns its share of the bytes, the chosen one pays them
-            ln.score[k] += bd * (ln.per_byte[k] - mine);
     }
 }
 
@@ -379,19 +375,32 @@ void Dynamic::Impl::run(const std::uint32_t* hash, const std::uint32_t* bytes, s
     for (std::uint16_t i = 0; i < n; ++i) idx[i] = index(hash[i]);
     for (std::uint16_t i = 0; i < n && i < kPrefetchWindow; ++i) __builtin_prefetch(&t[idx[i]], 1, 3);
 
-    // Lanes: per-position state in registers for the burst.
+    // Lanes: per-member state in registers for the burst (see Lanes).
     Lanes<kN> ln;
+    double ll_min = HUGE_VAL, ll_scale = 0;
+    if constexpr (P == Policy::least_loaded) {
+        double inv_max = 0;
+        for (unsigned k = 0; k < sn.n; ++k) {
+            ll_min = std::min(ll_min, dre[sn.act[k]] * sn.inv[k]);
+            inv_max = std::max(inv_max, sn.inv[k]);
+        }
+        ll_scale = kFixedOne / inv_max;
+    }
 #pragma GCC unroll 16
     for (unsigned k = 0; k < kN; ++k) {
         const bool real = k < sn.n;
         const std::uint8_t m = real ? sn.act[k] : 0;
         ln.member[k] = real ? m : kNoMember;
         if constexpr (P == Policy::least_loaded) {
-            ln.score[k] = real ? dre[m] * sn.inv[k] : HUGE_VAL;
-            ln.per_byte[k] = real ? sn.inv[k] : 0.0;
+            const double rel = real ? (dre[m] * sn.inv[k] - ll_min) * ll_scale : HUGE_VAL;
+            ln.score[k] = rel < static_cast<double>(kScoreMax) ? std::llround(rel) : kScoreMax;
+            ln.per_byte[k] = real ? std::max<std::int64_t>(1, std::llround(sn.inv[k] * ll_scale)) : 0;
         } else if constexpr (P == Policy::tokens) {
-            ln.score[k] = real ? tokens[m] : -HUGE_VAL;
-            ln.per_byte[k] = real ? sn.frac[k] : 0.0;
+            ln.score[k] = real ? std::llround(tokens[m] * kFixedOne) : std::numeric_limits<std::int64_t>::min();
+            ln.per_byte[k] = real ? std::llround(sn.frac[k] * kFixedOne) : 0;
+        } else {
+            ln.score[k] = 0;
+            ln.per_byte[k] = 0;
         }
     }
 
@@ -432,8 +441,24 @@ void Dynamic::Impl::run(const std::uint32_t* hash, const std::uint32_t* bytes, s
         // Active, but its member went down: move now (counted apart).
         const bool lost = !start & (((up_mask >> (m & 31u)) & 1u) == 0);
         const bool fresh = start & (empty | !same);   // the entry changes owner
-        std::uint8_t chosen = m;
-        if (start | lost) chosen = sn.act[pick<P, kN>(sn, ln)];
+        std::uint32_t chosen = m;
+        std::array<std::int64_t, kN> mask;   // all ones on the chosen member's lane
+        if (start | lost) {
+            const unsigned best = pick<P, kN>(sn, ln);
+            if constexpr (P == Policy::random) {
+                chosen = sn.act[best];
+            } else {
+                chosen = 0;
+#pragma GCC unroll 16
+                for (unsigned k = 0; k < kN; ++k) {
+                    mask[k] = -static_cast<std::int64_t>(k == best);
+                    chosen |= ln.member[k] & static_cast<std::uint32_t>(mask[k]);
+                }
+            }
+        } else if constexpr (P != Policy::random) {
+#pragma GCC unroll 16
+            for (unsigned k = 0; k < kN; ++k) mask[k] = -static_cast<std::int64_t>(ln.member[k] == chosen);
+        }
         if constexpr (kRebalance) {
             // Forced rebalance: the first packet, in this period, of a flow
             // that was active in the previous one and whose size fits.
@@ -441,6 +466,11 @@ void Dynamic::Impl::run(const std::uint32_t* hash, const std::uint32_t* bytes, s
                 if (!(start | lost) && m == rb_from && age > since_cur && age <= since_prev && e.period_bytes != 0 &&
                     static_cast<double>(e.period_bytes) < rb_max_bytes && ((up_mask >> rb_to) & 1u) != 0) {
                     chosen = rb_to;
+                    if constexpr (P != Policy::random) {
+#pragma GCC unroll 16
+                        for (unsigned k = 0; k < kN; ++k)
+                            mask[k] = -static_cast<std::int64_t>(ln.member[k] == chosen);
+                    }
                     rb_armed = false;
                     ++n_rb;
                 }
@@ -458,8 +488,17 @@ void Dynamic::Impl::run(const std::uint32_t* hash, const std::uint32_t* bytes, s
         n_lost += lost;
         e.sig = fresh ? h : sig;
         e.stamp = now56 | (std::uint64_t{chosen} << kStampBits);
-        out[i] = chosen;
-        if constexpr (P != Policy::random) account<P, kN>(ln, bytes[i], chosen);
+        out[i] = static_cast<std::uint8_t>(chosen);
+        if constexpr (P != Policy::random) {
+            const std::int64_t b = bytes[i];
+#pragma GCC unroll 16
+            for (unsigned k = 0; k < kN; ++k) {
+                if constexpr (P == Policy::least_loaded)
+                    ln.score[k] += (b * ln.per_byte[k]) & mask[k];
+                else   // tokens: every member earns its share of the bytes, the chosen one pays them
+                    ln.score[k] += b * ln.per_byte[k] - ((b << kFixedShift) & mask[k]);
+            }
+        }
     }
 
     // Commit: bytes per member (off the decision chain), scores. Unrolled so
@@ -476,7 +515,7 @@ void Dynamic::Impl::run(const std::uint32_t* hash, const std::uint32_t* bytes, s
         if constexpr (P == Policy::tokens) {
             // Bounded so that no member drifts forever (e.g. while an elephant pins another one).
             const auto bound = static_cast<double>(cfg.token_bound_bytes);
-            tokens[m] = std::clamp(ln.score[k], -bound, bound);
+            tokens[m] = std::clamp(static_cast<double>(ln.score[k]) / kFixedOne, -bound, bound);
         }
     }
     ctr.packets += n;

@@ -56,7 +56,7 @@ struct DynamicConfig {
     std::uint32_t dre_alpha_shift = 3;        // alpha = 1/2^shift, 1..16 (CONGA: tau = T_dre/alpha)
     Tick rebalance_period = 0;                // 0 = no forced rebalancing of non-pausing flows
     std::uint32_t rebalance_threshold_pct = 10; // load spread (max-min)/max, 0..99, that triggers a forced move
-    std::uint64_t token_bound_bytes = 1u << 20; // tokens policy: |token balance| per member is clamped to this (> 0)
+    std::uint64_t token_bound_bytes = 1u << 20; // tokens policy: |token balance| per member is clamped to this, 1..2^32
     std::uint64_t seed = 1;                   // RNG seed (random policy)
 };
 

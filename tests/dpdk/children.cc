@@ -93,14 +93,12 @@ int child_memif_echo(const std::vector<std::string>& args) {
             for (std::uint16_t i = sent; i < n; ++i) rte_pktmbuf_free(burst[i]);
             echoed += sent;
         }
-        // Counters while connected (memif reports nothing once disconnected),
-        // then keep the link until the server goes away.
+        // Counters while connected (memif reports nothing once disconnected).
         const auto st = port.stats();
         std::printf("ECHOED %llu\nCLIENT rx=%llu tx=%llu\nSTATS-DONE\n", static_cast<unsigned long long>(echoed),
                     static_cast<unsigned long long>(st.rx_packets), static_cast<unsigned long long>(st.tx_packets));
         std::fflush(stdout);
-        while (port.link().up && std::chrono::steady_clock::now() < deadline)
-            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        // Leave first: the server stops once it saw this side go (see test_memif.cc).
     }
     return echoed == count ? 0 : 4;
 }

@@ -12,6 +12,7 @@
 #include <array>
 #include <memory>
 #include <filesystem>
+#include <list>
 #include <thread>
 
 namespace flowteam::dptest {
@@ -56,6 +57,31 @@ void exchange(std::uint16_t from_port, std::uint16_t to_port, std::uint16_t q, s
     free_all(in);
 }
 
+// memif 22.11: when one side of a link stops, the PMD disconnects the peer
+// device from the EAL interrupt thread. Stopping that peer from this thread
+// at the same moment races with it, and the interrupt thread can panic
+// ("Error adding fd N epoll_ctl, Bad file descriptor"). So: stop one side,
+// let the other side's disconnect finish, then stop the other. Declared
+// after the two Ports, the guard does this on every exit path.
+void wait_link_down(std::uint16_t port) {
+    const auto deadline = std::chrono::steady_clock::now() + milliseconds(3000);
+    while (dp::read_link(port).up && std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(milliseconds(5));
+    std::this_thread::sleep_for(milliseconds(100));   // the disconnect finishes after the link flag drops
+}
+
+struct StopInOrder {
+    dp::Port& first;
+    dp::Port& second;
+    ~StopInOrder() {
+        if (first.started()) {
+            first.stop();
+            wait_link_down(second.id());
+        }
+        second.stop();
+    }
+};
+
 class MemifInProcess : public ::testing::TestWithParam<std::uint16_t> {};
 
 TEST_P(MemifInProcess, ServerAndClientInOneEalExchangePackets) {
@@ -67,6 +93,7 @@ TEST_P(MemifInProcess, ServerAndClientInOneEalExchangePackets) {
     EXPECT_TRUE(std::filesystem::is_socket(sock));
     dp::Port ps(srv.port_id(), memif_cfg(nq), pools);
     dp::Port pc(cli.port_id(), memif_cfg(nq), pools);
+    StopInOrder guard{pc, ps};
     ps.start();
     pc.start();
     ASSERT_TRUE(dp::wait_link_up(srv.port_id(), 5000).up) << "memif server link did not come up";
@@ -126,10 +153,11 @@ TEST(MemifTwoProcesses, EchoThroughAChildProcess) {
     std::vector<rte_mbuf*> in;
     rx_until({srv.port_id(), 0}, in, kN, milliseconds(20000));
     // Counters are read while the link is up (memif reports nothing once
-    // disconnected): ours now, the child's before we stop; stopping the port
-    // disconnects and lets the child exit.
+    // disconnected): ours now, the child's before it exits. The child (tx
+    // side) leaves first; we stop only once our side saw it go.
     const auto st = ps.stats();
     read_child_until(child, "STATS-DONE", milliseconds(20000));
+    wait_link_down(srv.port_id());
     ps.stop();
     const auto r = wait_child(std::move(child), milliseconds(30000));
     ASSERT_EQ(in.size(), kN) << r.output;
@@ -158,6 +186,8 @@ TEST(Memif, MembersPairByIdOnOneSocket) {
     std::vector<std::unique_ptr<dp::Port>> ports;
     for (auto* side : {&srv, &cli})
         for (auto& vp : *side) ports.push_back(std::make_unique<dp::Port>(vp.port_id(), memif_cfg(1), pools));
+    std::list<StopInOrder> guards;   // no copies: a copy would stop the ports when destroyed
+    for (unsigned m = 0; m < 3; ++m) guards.emplace_back(*ports[3 + m], *ports[m]);
     for (auto& p : ports) p->start(2000);
     for (auto& p : ports) ASSERT_TRUE(dp::wait_link_up(p->id(), 5000).up) << p->info().name;
     rte_mempool* mp = dp::lookup_pool(ports[0]->setup().pool_name);
@@ -194,11 +224,11 @@ TEST(Memif, ClientReconnectsAfterTheServerRestarts) {
     auto cli = dp::make_memif_port({dp::MemifRole::Client, sock, 0, 10, 2048, ""});
     dp::Port ps(srv.port_id(), memif_cfg(1), pools);
     dp::Port pc(cli.port_id(), memif_cfg(1), pools);
+    StopInOrder guard{pc, ps};
     ps.start();
     ASSERT_TRUE(pc.start_until_link_up(5000));
     ps.stop();
-    const auto deadline = std::chrono::steady_clock::now() + milliseconds(3000);
-    while (pc.link().up && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(milliseconds(10));
+    wait_link_down(cli.port_id());
     EXPECT_FALSE(pc.link().up) << "the client sees the server go";
     ps.start();
     ASSERT_TRUE(pc.start_until_link_up(5000, 500));
