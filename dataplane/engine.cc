@@ -720,6 +720,7 @@ void fill_report(Run& r) {
         rep.mbuf_alloc_failed = c.mbuf_alloc_failed;
         rep.source_pushback = c.pushback;
         rep.source_too_small = r.tx->source().too_small();
+        rep.return_path_rx = c.return_path_rx;
         for (std::size_t i = 0; i < packet::kHashLayerCount; ++i) rep.hash_layers[i] = c.hash_layers[i];
         rep.team = r.tx->team().counters();
         if (const auto* d = r.tx->team().dynamic_counters(); d != nullptr) {
@@ -923,10 +924,8 @@ EngineReport run_tx(const EngineOptions& opts) {
                                                           : "; check cables and the peer"));
     if (mask != all_up(r.n)) r.report.notes.push_back("some member links were down at start");
     r.shared.link_up.store(mask);
-    build_tx(r);
-    if (mask != all_up(r.n)) {
-        // Team starts with every member up: the first loop applies the real state.
-    }
+    build_tx(r);   // the Team starts with every member up: its first loop applies `mask`
+    r.tx->set_poll_return_path(true);
     r.report.rss_mode = "n/a (sender)";
     plan_layout(r);
     EngineReport rep = finish(r);

@@ -160,6 +160,7 @@ struct EngineReport {
     std::uint64_t mbuf_alloc_failed = 0;    // bursts the source could not be given buffers for
     std::uint64_t source_pushback = 0;      // iterations the source was not asked (backlog full)
     std::uint64_t source_too_small = 0;     // synthetic frames that did not fit an mbuf
+    std::uint64_t return_path_rx = 0;       // tx role: frames received on the member ports (freed)
     std::array<std::uint64_t, packet::kHashLayerCount> hash_layers{};
     teaming::TeamCounters team{};
     bool has_dynamic = false;

@@ -115,6 +115,7 @@ struct TxCounters {
     std::uint64_t member_moves = 0;
     std::uint64_t team_bucket_moves = 0;
     std::uint64_t failovers = 0;
+    std::uint64_t return_path_rx = 0; // frames received on the member ports by a sender (freed)
 };
 
 // Where a burst comes from: one virtual call per burst.
@@ -156,6 +157,10 @@ public:
     const TxCounters& counters() const { return c_; }
     const Published<TxCounters>& published() const { return pub_; }
     const teaming::Team& team() const { return team_; }
+    // Sender-only processes poll the member ports' RX as well (memif: the
+    // client reclaims its TX slots on its RX path); what arrives is freed
+    // and counted in return_path_rx.
+    void set_poll_return_path(bool on) { poll_return_ = on; }
     const MbufSource& source() const { return *source_; }
     // Failover records (read after the lcore stopped).
     const std::vector<FailoverRecord>& failovers() const { return failovers_; }
@@ -195,6 +200,7 @@ private:
     Tick next_publish_ = 0;
     Tick publish_period_;
     std::uint64_t tsc_hz_;
+    bool poll_return_ = false;
 };
 
 // ------------------------------------------------------------------ wire

@@ -262,6 +262,16 @@ void TxStage::poll(Tick now) noexcept {
     if (mask != known_mask_) [[unlikely]]
         on_membership(mask, now);
 
+    if (poll_return_) {
+        rte_mbuf* in[kBurstSize];
+        for (std::uint8_t m = 0; m < n_members_; ++m) {
+            const std::uint16_t k = rte_eth_rx_burst(ports_[m].port, ports_[m].queue, in, kBurstSize);
+            if (k != 0) {
+                c_.return_path_rx += k;
+                rte_pktmbuf_free_bulk(in, k);
+            }
+        }
+    }
     for (std::uint8_t m = 0; m < n_members_; ++m)
         if (backlog_[m].n != 0) flush(m);
 

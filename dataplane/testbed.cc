@@ -21,6 +21,8 @@
 #include <atomic>
 #include <cerrno>
 #include <cstring>
+#include <fstream>
+#include <sstream>
 #include <stdexcept>
 
 namespace flowteam::dataplane {
@@ -55,20 +57,32 @@ void drain_and_free(rte_ring* r) {
     rte_ring_free(r);
 }
 
-// A server socket file left by a process that died: connect() is refused.
+// True when some socket listens on `path` (/proc/net/unix: flag
+// __SO_ACCEPTCON 0x10000). Deliberately not a connect() probe: connecting to
+// a live memif listener makes it accept a control channel that hangs up at
+// once, which the 22.11 PMD mishandles (its interrupt thread later panics
+// with "Error adding fd N epoll_ctl").
+bool unix_socket_listening(const std::string& path) {
+    std::ifstream in("/proc/net/unix");
+    std::string line;
+    std::getline(in, line);   // header
+    while (std::getline(in, line)) {
+        std::istringstream ls(line);
+        std::string num, refcount, protocol, flags, type, state, inode, p;
+        ls >> num >> refcount >> protocol >> flags >> type >> state >> inode >> p;
+        if (p != path) continue;
+        const unsigned long f = std::strtoul(flags.c_str(), nullptr, 16);
+        if ((f & 0x10000ul) != 0) return true;
+    }
+    return false;
+}
+
+// A server socket file left by a process that died (nobody listens on it)
+// would make the new server fail with "Address already in use".
 void remove_stale_socket(const std::string& path) {
     struct stat st;
     if (::stat(path.c_str(), &st) != 0 || !S_ISSOCK(st.st_mode)) return;
-    const int fd = ::socket(AF_UNIX, SOCK_SEQPACKET, 0);
-    if (fd < 0) return;
-    sockaddr_un addr;
-    std::memset(&addr, 0, sizeof(addr));
-    addr.sun_family = AF_UNIX;
-    std::memcpy(addr.sun_path, path.c_str(), path.size());
-    const int rc = ::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr));
-    const int err = errno;
-    ::close(fd);
-    if (rc != 0 && err == ECONNREFUSED) ::unlink(path.c_str());
+    if (!unix_socket_listening(path)) ::unlink(path.c_str());
 }
 
 } // namespace

@@ -139,6 +139,9 @@ static_assert(double(1u << kFixedShift) == kFixedOne);
 constexpr std::int64_t kScoreMax = std::int64_t{1} << 62;
 constexpr std::uint64_t kMaxTokenBound = std::uint64_t{1} << 32;
 
+// Round to nearest without a libm call (SSE4.1 roundsd).
+inline std::int64_t round_fixed(double x) { return static_cast<std::int64_t>(std::floor(x + 0.5)); }
+
 template <unsigned kN>
 struct Lanes {
     std::array<std::int64_t, kN> score;
@@ -215,6 +218,12 @@ struct Dynamic::Impl {
         return x * 0x2545F4914F6CDD1Dull;
     }
 
+    // Snapshot of the last member view, rebuilt only when the view changes.
+    Snapshot snap{};
+    MemberView snap_view{};
+    bool snap_valid = false;
+    const Snapshot& snapshot_of(const MemberView& v);
+
     void advance(Tick now, const Snapshot& sn);
 
     template <Policy P, unsigned kN>
@@ -285,6 +294,25 @@ Dynamic::Impl::Impl(const DynamicConfig& c) : cfg(c) {
     table.reset(static_cast<Entry*>(p));
     Entry* t = table.get();
     for (std::uint32_t i = 0; i < entries; ++i) t[i] = Entry{kEmptyStamp, 0, 0};
+}
+
+// The view is compared field by field on what the snapshot uses: a few
+// loads per burst instead of a division per member.
+const Snapshot& Dynamic::Impl::snapshot_of(const MemberView& v) {
+    bool same = snap_valid && v.n_active == snap_view.n_active;
+    const unsigned n = std::min<unsigned>(v.n_active, kMaxMembers);
+    for (unsigned k = 0; same && k < n; ++k) {
+        const std::uint8_t m = v.active[k];
+        same = m == snap_view.active[k] &&
+               (m >= kMaxMembers ||
+                (v.weight[m] == snap_view.weight[m] && v.capacity_bps[m] == snap_view.capacity_bps[m]));
+    }
+    if (!same) {
+        snapshot(v, snap);
+        snap_view = v;
+        snap_valid = true;
+    }
+    return snap;
 }
 
 // Lazy estimator decay and the rebalance check, once per burst.
@@ -368,12 +396,14 @@ void Dynamic::Impl::run(const std::uint32_t* hash, const std::uint32_t* bytes, s
                         const Snapshot& sn, std::uint8_t* out, const std::uint32_t* ahead,
                         std::uint16_t ahead_n) {
     Entry* const t = table.get();
-    std::uint32_t idx[kBurstSize];
-    // Pass 1: indices for the whole burst; the first kPrefetchWindow entries
-    // prefetched (for writing). Entries already requested by the previous
-    // call's look-ahead are cheap to request again.
+    // Pass 1: indices for the whole burst and for the look-ahead, then the
+    // first kPrefetchWindow entries prefetched (for writing). Entries already
+    // requested by the previous call's look-ahead are cheap to request again.
+    std::uint32_t idx[kBurstSize + kPrefetchWindow];
+    const unsigned n_idx = n + std::min<unsigned>(ahead_n, kPrefetchWindow);
     for (std::uint16_t i = 0; i < n; ++i) idx[i] = index(hash[i]);
-    for (std::uint16_t i = 0; i < n && i < kPrefetchWindow; ++i) __builtin_prefetch(&t[idx[i]], 1, 3);
+    for (unsigned i = n; i < n_idx; ++i) idx[i] = index(ahead[i - n]);
+    for (unsigned i = 0; i < n_idx && i < kPrefetchWindow; ++i) __builtin_prefetch(&t[idx[i]], 1, 3);
 
     // Lanes: per-member state in registers for the burst (see Lanes).
     Lanes<kN> ln;
@@ -393,11 +423,11 @@ void Dynamic::Impl::run(const std::uint32_t* hash, const std::uint32_t* bytes, s
         ln.member[k] = real ? m : kNoMember;
         if constexpr (P == Policy::least_loaded) {
             const double rel = real ? (dre[m] * sn.inv[k] - ll_min) * ll_scale : HUGE_VAL;
-            ln.score[k] = rel < static_cast<double>(kScoreMax) ? std::llround(rel) : kScoreMax;
-            ln.per_byte[k] = real ? std::max<std::int64_t>(1, std::llround(sn.inv[k] * ll_scale)) : 0;
+            ln.score[k] = rel < static_cast<double>(kScoreMax) ? round_fixed(rel) : kScoreMax;
+            ln.per_byte[k] = real ? std::max<std::int64_t>(1, round_fixed(sn.inv[k] * ll_scale)) : 0;
         } else if constexpr (P == Policy::tokens) {
-            ln.score[k] = real ? std::llround(tokens[m] * kFixedOne) : std::numeric_limits<std::int64_t>::min();
-            ln.per_byte[k] = real ? std::llround(sn.frac[k] * kFixedOne) : 0;
+            ln.score[k] = real ? round_fixed(tokens[m] * kFixedOne) : std::numeric_limits<std::int64_t>::min();
+            ln.per_byte[k] = real ? round_fixed(sn.frac[k] * kFixedOne) : 0;
         } else {
             ln.score[k] = 0;
             ln.per_byte[k] = 0;
@@ -421,10 +451,7 @@ void Dynamic::Impl::run(const std::uint32_t* hash, const std::uint32_t* bytes, s
     // changes member is as good as random to the branch predictor.
     for (std::uint16_t i = 0; i < n; ++i) {
         // Keep the prefetch window rolling, into the next chunk / burst.
-        if (const unsigned j = i + kPrefetchWindow; j < n)
-            __builtin_prefetch(&t[idx[j]], 1, 3);
-        else if (j - n < ahead_n)
-            __builtin_prefetch(&t[index(ahead[j - n])], 1, 3);
+        if (i + kPrefetchWindow < n_idx) __builtin_prefetch(&t[idx[i + kPrefetchWindow]], 1, 3);
 
         Entry& e = t[idx[i]];
         const std::uint32_t h = hash[i];
@@ -564,8 +591,7 @@ Dynamic& Dynamic::operator=(Dynamic&&) noexcept = default;
 
 void Dynamic::Impl::assign(const BurstView& burst, const MemberView& view, std::uint8_t* out,
                            const std::uint32_t* next, std::uint16_t next_n) {
-    Snapshot sn;
-    snapshot(view, sn);
+    const Snapshot& sn = snapshot_of(view);
     advance(burst.now, sn);
     if (sn.n == 0) {
         for (std::uint16_t i = 0; i < burst.n; ++i) out[i] = kNoMember;

@@ -7,6 +7,7 @@
 #include "dataplane/port_io.h"
 #include "dataplane/testbed.h"
 #include "dpdk_env.h"
+#include "test_util.h"
 
 #include <net/if.h>
 #include <sched.h>
@@ -81,11 +82,16 @@ int child_memif_echo(const std::vector<std::string>& args) {
         std::fflush(stdout);
         const dp::EthQueue q{cli.port_id(), 0};
         std::array<rte_mbuf*, 32> burst{};
-        while (echoed < count && std::chrono::steady_clock::now() < deadline) {
-            const std::uint16_t n = q.rx_burst(burst.data(), 32);
+        bool fin = false;
+        while (!fin && std::chrono::steady_clock::now() < deadline) {
+            std::uint16_t n = q.rx_burst(burst.data(), 32);
             if (n == 0) {
                 std::this_thread::sleep_for(std::chrono::microseconds(50));
                 continue;
+            }
+            if (frame_seq(burst[n - 1]) == kMemifFin) {   // the server is done (see test_util.h)
+                rte_pktmbuf_free(burst[--n]);
+                fin = true;
             }
             std::uint16_t sent = 0;
             while (sent < n && std::chrono::steady_clock::now() < deadline)
@@ -98,7 +104,8 @@ int child_memif_echo(const std::vector<std::string>& args) {
         std::printf("ECHOED %llu\nCLIENT rx=%llu tx=%llu\nSTATS-DONE\n", static_cast<unsigned long long>(echoed),
                     static_cast<unsigned long long>(st.rx_packets), static_cast<unsigned long long>(st.tx_packets));
         std::fflush(stdout);
-        // Leave first: the server stops once it saw this side go (see test_memif.cc).
+        // Leave first (the port stops here, in this thread): the server stops
+        // once it saw this side go.
     }
     return echoed == count ? 0 : 4;
 }

@@ -9,7 +9,12 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
 #include <array>
+#include <cstring>
 #include <memory>
 #include <filesystem>
 #include <list>
@@ -126,21 +131,19 @@ TEST_P(MemifInProcess, ServerAndClientInOneEalExchangePackets) {
 INSTANTIATE_TEST_SUITE_P(Queues, MemifInProcess, ::testing::Values(1, 2));
 
 // Two processes: this one is the server (rx side), the child is the client
-// (tx side) running its own EAL; the child echoes what it receives. The
-// child starts first and keeps restarting its port until the server is up
-// (Port::start_until_link_up), as `flowteam tx` would.
+// (tx side) running its own EAL; the child echoes what it receives. Order
+// as `flowteam rx` then `flowteam tx`: the server is started before the
+// client connects (a client that connects to a probed-but-not-started
+// server is rejected; see Port::start_until_link_up).
 TEST(MemifTwoProcesses, EchoThroughAChildProcess) {
     dp::MbufPools pools({4095, 64});
     const std::string sock = scratch_path("memif-2p.sock");
     constexpr std::uint32_t kN = 256;
-    auto child = start_child("memif-echo", {sock, "3", std::to_string(kN), "30000"});
-    ASSERT_GT(child.pid, 0);
-    // Server after the client: wait until the child says its port exists.
-    ASSERT_TRUE(read_child_until(child, "CLIENT-STARTING", milliseconds(20000))) << child.output;
-    std::this_thread::sleep_for(milliseconds(300));
     auto srv = dp::make_memif_port({dp::MemifRole::Server, sock, 3, 10, 2048, ""});
     dp::Port ps(srv.port_id(), memif_cfg(1), pools);
     ps.start();
+    auto child = start_child("memif-echo", {sock, "3", std::to_string(kN), "30000"});
+    ASSERT_GT(child.pid, 0);
     const auto link = dp::wait_link_up(srv.port_id(), 30000);
     if (!link.up) {
         const auto r = wait_child(child, milliseconds(1000));
@@ -153,9 +156,13 @@ TEST(MemifTwoProcesses, EchoThroughAChildProcess) {
     std::vector<rte_mbuf*> in;
     rx_until({srv.port_id(), 0}, in, kN, milliseconds(20000));
     // Counters are read while the link is up (memif reports nothing once
-    // disconnected): ours now, the child's before it exits. The child (tx
-    // side) leaves first; we stop only once our side saw it go.
+    // disconnected).
     const auto st = ps.stats();
+    // Shutdown without racing memif 22.11 (see MemifFin in test_util.h):
+    // FIN, then no more polling here; the child stops its port, our EAL
+    // interrupt thread handles the disconnect, then we stop.
+    std::vector<rte_mbuf*> fin{make_frame(mp, 64, kMemifFin)};
+    EXPECT_EQ(tx_all({srv.port_id(), 0}, fin, milliseconds(5000)), 1u);
     read_child_until(child, "STATS-DONE", milliseconds(20000));
     wait_link_down(srv.port_id());
     ps.stop();
@@ -171,8 +178,9 @@ TEST(MemifTwoProcesses, EchoThroughAChildProcess) {
     EXPECT_NE(r.output.find("ECHOED " + std::to_string(kN)), std::string::npos) << r.output;
     EXPECT_EQ(st.tx_packets, kN);
     EXPECT_EQ(st.rx_packets, kN);
-    // The child's own counters, printed as "CLIENT rx=<n> tx=<n>", agree.
-    EXPECT_NE(r.output.find("CLIENT rx=" + std::to_string(kN) + " tx=" + std::to_string(kN)), std::string::npos)
+    // The child's own counters, printed as "CLIENT rx=<n> tx=<n>", agree
+    // (its rx includes the FIN).
+    EXPECT_NE(r.output.find("CLIENT rx=" + std::to_string(kN + 1) + " tx=" + std::to_string(kN)), std::string::npos)
         << r.output;
 }
 
@@ -235,6 +243,24 @@ TEST(Memif, ClientReconnectsAfterTheServerRestarts) {
     rte_mempool* mp = dp::lookup_pool(ps.setup().pool_name);
     exchange(cli.port_id(), srv.port_id(), 0, 16, mp, 300);
     exchange(srv.port_id(), cli.port_id(), 0, 16, mp, 300);
+}
+
+// A socket file left by a server that died (nobody listens) is replaced;
+// without that the new server fails with "Address already in use".
+TEST(Memif, StaleServerSocketFileIsReplaced) {
+    const std::string sock = scratch_path("memif-stale.sock");
+    {
+        const int fd = ::socket(AF_UNIX, SOCK_SEQPACKET, 0);
+        ASSERT_GE(fd, 0);
+        sockaddr_un addr{};
+        addr.sun_family = AF_UNIX;
+        std::memcpy(addr.sun_path, sock.c_str(), sock.size());
+        ASSERT_EQ(::bind(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)), 0);
+        ::close(fd);   // the file stays, nobody listens
+    }
+    ASSERT_TRUE(std::filesystem::is_socket(sock));
+    auto srv = dp::make_memif_port({dp::MemifRole::Server, sock, 0, 10, 2048, ""});
+    EXPECT_TRUE(std::filesystem::is_socket(sock));
 }
 
 TEST(Memif, BadArgumentsNameTheField) {

@@ -106,6 +106,16 @@ inline std::size_t tx_all(const dataplane::EthQueue& q, std::vector<rte_mbuf*>& 
     return sent;
 }
 
+// memif 22.11 has no synchronisation between its data path (rx/tx burst on
+// an lcore) and a disconnect handled by the EAL interrupt thread (regions are
+// unmapped under a polling lcore: SEGV), nor between two threads
+// disconnecting one device (the interrupt thread then panics, "Error adding
+// fd N epoll_ctl, Bad file descriptor"). Safe shutdown of a memif link, as
+// the tests do it: the rx side sends this FIN frame and stops polling; the
+// tx side, on FIN, stops polling and stops its port (one disconnect, from
+// its own thread); the rx side waits until its link is down, then stops.
+inline constexpr std::uint32_t kMemifFin = 0xFFFFFFFFu;
+
 inline void free_all(std::vector<rte_mbuf*>& pkts) {
     for (auto* m : pkts) rte_pktmbuf_free(m);
     pkts.clear();
