@@ -42,12 +42,15 @@ constexpr Tick kMaxDelta = Tick{1} << 54;
 constexpr std::uint64_t kEmptyStamp = std::uint64_t{kNoMember} << kStampBits;
 constexpr std::uint64_t kFibonacci64 = 0x9E3779B97F4A7C15ull;
 constexpr std::size_t kHugePage = std::size_t{2} << 20;
-// Software prefetches kept in flight. Measured on AMD Zen 3 (KVM): up to ~16
-// back-to-back prefetches to DRAM all land; beyond that the extra ones are
-// silently dropped (no free miss buffer). So the burst is walked with a
-// rolling window instead of prefetching all 32 entries up front.
-constexpr unsigned kPrefetchWindow = 16;
-static_assert(kPrefetchWindow <= kBurstSize);
+// Software prefetch of flowlet entries. Measured on AMD Zen 3 (KVM): up to
+// ~16 back-to-back prefetches to DRAM all land; beyond that the extra ones
+// are silently dropped (no free miss buffer), while prefetches spaced by a
+// packet's work keep ~24 in flight. So a burst starts with a batch of 16 and
+// then rolls 24 entries ahead — into the next burst when the caller passes
+// its hashes (look-ahead) — instead of prefetching all 32 entries up front.
+constexpr unsigned kPrefetchBatch = 16;
+constexpr unsigned kPrefetchDistance = 24;
+static_assert(kPrefetchBatch <= kPrefetchDistance && kPrefetchDistance <= kBurstSize);
 
 struct FreeDeleter {
     void operator()(Entry* p) const noexcept { std::free(p); }
@@ -397,13 +400,14 @@ void Dynamic::Impl::run(const std::uint32_t* hash, const std::uint32_t* bytes, s
                         std::uint16_t ahead_n) {
     Entry* const t = table.get();
     // Pass 1: indices for the whole burst and for the look-ahead, then the
-    // first kPrefetchWindow entries prefetched (for writing). Entries already
+    // first kPrefetchBatch entries prefetched (for writing). Entries already
     // requested by the previous call's look-ahead are cheap to request again.
-    std::uint32_t idx[kBurstSize + kPrefetchWindow];
-    const unsigned n_idx = n + std::min<unsigned>(ahead_n, kPrefetchWindow);
+    std::uint32_t idx[kBurstSize + kPrefetchDistance];
+    const unsigned n_idx = n + std::min<unsigned>(ahead_n, kPrefetchDistance);
+    const unsigned batch_end = std::min(n_idx, kPrefetchDistance);
     for (std::uint16_t i = 0; i < n; ++i) idx[i] = index(hash[i]);
     for (unsigned i = n; i < n_idx; ++i) idx[i] = index(ahead[i - n]);
-    for (unsigned i = 0; i < n_idx && i < kPrefetchWindow; ++i) __builtin_prefetch(&t[idx[i]], 1, 3);
+    for (unsigned i = 0; i < n_idx && i < kPrefetchBatch; ++i) __builtin_prefetch(&t[idx[i]], 1, 3);
 
     // Lanes: per-member state in registers for the burst (see Lanes).
     Lanes<kN> ln;
@@ -450,8 +454,10 @@ void Dynamic::Impl::run(const std::uint32_t* hash, const std::uint32_t* bytes, s
     // each other). Counters are updated without branches: whether a packet
     // changes member is as good as random to the branch predictor.
     for (std::uint16_t i = 0; i < n; ++i) {
-        // Keep the prefetch window rolling, into the next chunk / burst.
-        if (i + kPrefetchWindow < n_idx) __builtin_prefetch(&t[idx[i + kPrefetchWindow]], 1, 3);
+        // Keep prefetching kPrefetchDistance ahead (into the next chunk /
+        // burst); the first packets also cover [batch, distance).
+        if (i + kPrefetchDistance < n_idx) __builtin_prefetch(&t[idx[i + kPrefetchDistance]], 1, 3);
+        if (i + kPrefetchBatch < batch_end) __builtin_prefetch(&t[idx[i + kPrefetchBatch]], 1, 3);
 
         Entry& e = t[idx[i]];
         const std::uint32_t h = hash[i];
