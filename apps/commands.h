@@ -9,5 +9,6 @@ int cmd_report(int argc, char** argv);
 int cmd_run(int argc, char** argv);
 int cmd_tx(int argc, char** argv);
 int cmd_rx(int argc, char** argv);
+int cmd_migrate(int argc, char** argv);
 
 } // namespace flowteam::apps

@@ -101,6 +101,7 @@ TEST(FlowletConfig, RejectsBadValues) {
     bad([](DynamicConfig& c) { c.dre_alpha_shift = 17; });
     bad([](DynamicConfig& c) { c.rebalance_threshold_pct = 100; });
     bad([](DynamicConfig& c) { c.token_bound_bytes = 0; });
+    bad([](DynamicConfig& c) { c.token_bound_bytes = (std::uint64_t{1} << 32) + 1; });
     bad([](DynamicConfig& c) { c.policy = static_cast<Policy>(7); });
     DynamicConfig ok;
     ok.table_entries = 1;
@@ -723,6 +724,119 @@ TEST(FlowletBurst, LongBurstsAndMissingBytes) {
     EXPECT_EQ(std::count(out.begin(), out.end(), 0), 50);
     EXPECT_EQ(std::count(out.begin(), out.end(), 1), 50);
     EXPECT_EQ(d.counters().packets, 100u);
+}
+
+// The look-ahead overload only prefetches: outputs and counters are identical
+// to plain assign(), also for long bursts (> kBurstSize, chunked) and with
+// rebalancing and membership changes.
+TEST(FlowletLookahead, SameResultsAsPlainAssign) {
+    for (Policy p : {Policy::least_loaded, Policy::tokens, Policy::random}) {
+        DynamicConfig c;
+        c.table_entries = 1u << 12;
+        c.delta = 500;
+        c.policy = p;
+        c.rebalance_period = 3000;
+        Dynamic plain(c), ahead(c);
+        const auto hashes = unique_hashes(5000, 4);
+        std::mt19937_64 rng(6);
+        std::vector<std::uint32_t> hb(2 * 80), bb(2 * 80);
+        for (auto& h : hb) h = hashes[rng() % hashes.size()];
+        Tick now = 0;
+        for (int burst = 0; burst < 3000; ++burst) {
+            const std::uint32_t up = burst % 500 < 450 ? 0b111u : 0b101u;
+            const MemberView v = make_view({3, 2, 1}, up);
+            const auto n = static_cast<std::uint16_t>(1 + rng() % 80);
+            // Current burst = first half of hb, next burst = second half.
+            for (std::size_t i = 0; i < 80; ++i) hb[i] = hb[80 + i];
+            for (std::size_t i = 80; i < hb.size(); ++i) hb[i] = hashes[rng() % hashes.size()];
+            for (auto& b : bb) b = 64 + static_cast<std::uint32_t>(rng() % 1437);
+            now += rng() % 200;
+            BurstView b;
+            b.hash = hb.data();
+            b.bytes = bb.data();
+            b.n = n;
+            b.now = now;
+            std::vector<std::uint8_t> o1(n), o2(n);
+            plain.assign(b, v, o1.data());
+            ahead.assign(b, v, o2.data(), hb.data() + 80, static_cast<std::uint16_t>(1 + rng() % 80));
+            ASSERT_EQ(o1, o2) << to_string(p) << " burst " << burst;
+        }
+        const DynamicCounters &a = plain.counters(), &b = ahead.counters();
+        EXPECT_EQ(a.packets, b.packets);
+        EXPECT_EQ(a.flowlet_starts, b.flowlet_starts);
+        EXPECT_EQ(a.member_moves, b.member_moves);
+        EXPECT_EQ(a.member_lost_moves, b.member_lost_moves);
+        EXPECT_EQ(a.rebalance_moves, b.rebalance_moves);
+        EXPECT_EQ(a.collisions, b.collisions);
+        EXPECT_GT(a.member_lost_moves, 0u);
+    }
+}
+
+// 3..16 members exercise every lane width (4, 8, 16): byte shares follow
+// weights 1..n, and a down member never gets a packet.
+TEST(FlowletSplit, ManyMembersFollowWeights) {
+    for (Policy p : {Policy::least_loaded, Policy::tokens, Policy::random}) {
+        for (const std::size_t n_members : {std::size_t{3}, std::size_t{6}, std::size_t{12}, std::size_t{16}}) {
+            std::vector<std::uint32_t> weights(n_members);
+            for (std::size_t m = 0; m < n_members; ++m) weights[m] = static_cast<std::uint32_t>(m + 1);
+            // Member 1 is down: the shares are those of the others.
+            const MemberView v = make_view(weights, 0xFFFFu & ~0b10u);
+            DynamicConfig c;
+            c.delta = 200;
+            c.policy = p;
+            Dynamic d(c);
+            TrainGen gen(23, 20000, 64, 10);
+            std::vector<double> bytes(n_members, 0.0);
+            for (int burst = 0; burst < 8000; ++burst) {
+                std::vector<std::uint32_t> hb(kBurstSize), bb(kBurstSize);
+                for (std::size_t i = 0; i < kBurstSize; ++i) {
+                    hb[i] = gen.next();
+                    bb[i] = gen.size();
+                }
+                const auto out = send(d, v, Tick(burst) * 10, hb, bb);
+                for (std::size_t i = 0; i < kBurstSize; ++i) {
+                    ASSERT_LT(out[i], n_members);
+                    ASSERT_NE(out[i], 1);
+                    bytes[out[i]] += bb[i];
+                }
+            }
+            double total = 0, wsum = 0;
+            for (std::size_t m = 0; m < n_members; ++m) {
+                total += bytes[m];
+                wsum += m == 1 ? 0 : weights[m];
+            }
+            for (std::size_t m = 0; m < n_members; ++m) {
+                const double target = m == 1 ? 0.0 : weights[m] / wsum;
+                EXPECT_NEAR(bytes[m] / total, target, p == Policy::random ? 0.02 : 0.01)
+                    << to_string(p) << " members " << n_members << " member " << m;
+            }
+        }
+    }
+}
+
+// Extreme weight ratios stay well defined (no overflow in the fixed-point
+// scores — UBSan checks) and still follow the shares.
+TEST(FlowletSplit, ExtremeWeightsAreSafe) {
+    for (Policy p : {Policy::least_loaded, Policy::tokens}) {
+        DynamicConfig c;
+        c.delta = 0;
+        c.dre_period = 1u << 30;   // hardly any decay: loads grow large
+        c.policy = p;
+        c.token_bound_bytes = std::uint64_t{1} << 32;
+        Dynamic d(c);
+        MemberView v = make_view({1, 1});
+        v.weight[0] = 1;
+        v.weight[1] = 4'000'000'000u;
+        double bytes[2] = {0, 0};
+        for (int burst = 0; burst < 2000; ++burst) {
+            std::vector<std::uint32_t> hb(kBurstSize), bb(kBurstSize, 65535);
+            for (std::size_t i = 0; i < kBurstSize; ++i) hb[i] = static_cast<std::uint32_t>(burst * 97 + i);
+            const auto out = send(d, v, Tick(burst) * 1000, hb, bb);
+            for (std::size_t i = 0; i < kBurstSize; ++i) bytes[out[i]] += bb[i];
+        }
+        EXPECT_LT(bytes[0], 65535.0 * 2) << to_string(p);   // ~1 packet in 4e9
+        EXPECT_GT(d.member_load(1), 1'000'000'000u);
+    }
 }
 
 TEST(FlowletMove, MovedObjectKeepsState) {

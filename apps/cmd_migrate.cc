@@ -1,0 +1,545 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// `flowteam migrate`: live migrations of N VMs over the embedded testbed.
+//   --mode M   one migration run in that mode: per-VM and total report, memory
+//              verification (exit 1 on any mismatch), --json FILE.
+//   no --mode  the main job: one child process per mode (EAL starts once per
+//              process), then one comparison table.
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cinttypes>
+#include <climits>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "apps/cli.h"
+#include "apps/commands.h"
+#include "apps/engine_options.h"
+#include "dataplane/eal.h"
+#include "dataplane/engine.h"
+#include "dataplane/migrate.h"
+#include "dataplane/signals.h"
+
+namespace flowteam::apps {
+namespace {
+
+namespace dp = flowteam::dataplane;
+namespace mig = flowteam::migration;
+using nlohmann::json;
+
+constexpr const char* kSummary =
+    "Live migration of N VMs over the in-process testbed (sending team, emulated member links, switch,\n"
+    "receiving team): pre-copy rounds with a dirtying guest, M simultaneous migrations of C channels each,\n"
+    "optional deflate compression, every page verified at the end. Without --mode: the main job, one run per\n"
+    "mode (hash, si-hash, vport, dynamic, roundrobin) and a comparison table.";
+
+// The main job's modes: name, --mode, --teaming.
+struct JobMode {
+    const char* name;
+    const char* mode;
+    const char* teaming;
+};
+constexpr JobMode kJobModes[] = {
+    {"hash", "hash", "static"},
+    {"si-hash", "hash", "switch-independent"},
+    {"vport", "vport", "switch-independent"},
+    {"dynamic", "dynamic", "switch-independent"},
+    {"roundrobin", "roundrobin", "static"},
+};
+
+void add_migrate_options(po::options_description& opts) {
+    po::options_description m("Migration");
+    m.add_options()
+        ("vms", po::value<std::uint32_t>()->default_value(6), "VMs to migrate (1..1024)")
+        ("vm-mem", po::value<std::string>()->default_value("32MiB"), "memory per VM (multiple of 4 KiB)")
+        ("simultaneous", po::value<std::uint32_t>()->default_value(2), "M: migrations at once (the rest queue)")
+        ("channels", po::value<std::uint32_t>()->default_value(2), "C: channels (UDP flows) per migration")
+        ("compress", po::value<std::string>()->default_value("none"), "none, isal (deflate, compress_isal), zlib")
+        ("zero-pages", po::value<double>()->default_value(0.25), "fraction of zero pages")
+        ("compressible", po::value<double>()->default_value(0.40), "fraction of compressible pages")
+        ("working-set", po::value<std::string>()->default_value("4MiB"), "per VM: memory the guest keeps writing")
+        ("dirty-rate", po::value<double>()->default_value(20000), "per VM: page writes per second")
+        ("downtime-limit", po::value<std::string>()->default_value("300ms"), "switch to stop-and-copy below this")
+        ("max-rounds", po::value<std::uint32_t>()->default_value(30), "pre-copy passes before a forced switchover")
+        ("auto-converge", po::bool_switch(), "throttle guests that dirty faster than we send")
+        ("loss", po::value<double>()->default_value(0), "inject loss at the receiver, percent of frames")
+        ("corrupt", po::value<double>()->default_value(0), "inject one flipped header byte, percent of frames")
+        ("truncate", po::value<double>()->default_value(0), "inject truncated frames, percent of frames")
+        ("timeout", po::value<std::string>()->default_value("90s"), "stop the run after this long");
+    opts.add(m);
+}
+
+std::uint64_t parse_size(const std::string& opt, const std::string& s) {
+    std::size_t i = 0;
+    while (i < s.size() && (std::isdigit(static_cast<unsigned char>(s[i])) != 0 || s[i] == '.')) ++i;
+    if (i == 0) throw UsageError(opt + ": '" + s + "' is not a size");
+    const double v = std::stod(s.substr(0, i));
+    std::string u = s.substr(i);
+    for (auto& c : u) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    double mult = 1;
+    if (u.empty() || u == "b") mult = 1;
+    else if (u == "k" || u == "kib" || u == "ki") mult = 1024;
+    else if (u == "m" || u == "mib" || u == "mi") mult = 1024.0 * 1024;
+    else if (u == "g" || u == "gib" || u == "gi") mult = 1024.0 * 1024 * 1024;
+    else throw UsageError(opt + ": unknown unit in '" + s + "' (KiB, MiB, GiB)");
+    return static_cast<std::uint64_t>(v * mult);
+}
+
+std::uint32_t ppm(const po::variables_map& vm, const char* name) {
+    const double p = vm[name].as<double>();
+    if (p < 0 || p > 100) throw UsageError(std::string("--") + name + ": percent 0..100");
+    return static_cast<std::uint32_t>(p * 10'000.0 + 0.5);
+}
+
+dp::MigrateConfig migrate_config(const po::variables_map& vm, std::uint32_t mtu) {
+    dp::MigrateConfig c;
+    const auto n = vm["vms"].as<std::uint32_t>();
+    if (n < 1 || n > 1024) throw UsageError("--vms: 1..1024");
+    const std::uint64_t mem = parse_size("--vm-mem", vm["vm-mem"].as<std::string>());
+    if (mem == 0 || mem % mig::kPageSize != 0) throw UsageError("--vm-mem: a positive multiple of 4 KiB");
+    const std::uint64_t ws = parse_size("--working-set", vm["working-set"].as<std::string>());
+    if (ws > mem) throw UsageError("--working-set: larger than --vm-mem");
+    mig::VmSpec spec;
+    spec.mem_bytes = mem;
+    spec.mix.zero = vm["zero-pages"].as<double>();
+    spec.mix.compressible = vm["compressible"].as<double>();
+    spec.workload.working_set_pages = static_cast<std::uint32_t>(ws / mig::kPageSize);
+    spec.workload.dirty_rate = vm["dirty-rate"].as<double>();
+    c.memory.vms.assign(n, spec);
+    c.memory.seed = vm["seed"].as<std::uint64_t>();
+    const auto m = vm["simultaneous"].as<std::uint32_t>();
+    if (m < 1 || m > 1024) throw UsageError("--simultaneous: 1..1024");
+    c.sched.max_concurrent = static_cast<std::uint16_t>(m);
+    const auto ch = vm["channels"].as<std::uint32_t>();
+    if (ch < 1 || ch > 64) throw UsageError("--channels: 1..64");
+    c.sched.precopy.channels = static_cast<std::uint16_t>(ch);
+    c.sched.precopy.downtime_limit_ns = parse_duration_ns("--downtime-limit", vm["downtime-limit"].as<std::string>());
+    c.sched.precopy.max_rounds = vm["max-rounds"].as<std::uint32_t>();
+    c.sched.precopy.auto_converge = vm["auto-converge"].as<bool>();
+    c.sender.mtu = mtu;
+    if (!dp::parse_compress(vm["compress"].as<std::string>(), c.compress))
+        throw UsageError("--compress: '" + vm["compress"].as<std::string>() + "' (allowed: none, isal, zlib)");
+    c.faults.loss_ppm = ppm(vm, "loss");
+    c.faults.corrupt_ppm = ppm(vm, "corrupt");
+    c.faults.truncate_ppm = ppm(vm, "truncate");
+    c.faults.seed = vm["seed"].as<std::uint64_t>();
+    return c;
+}
+
+double ratio(double a, double b) { return b > 0 ? a / b : 0; }
+
+// ------------------------------------------------------------------ one mode
+
+json run_report(dp::MigrationSession& s, const dp::EngineReport& rep, const dp::EngineOptions& o) {
+    const auto& sched = s.scheduler();
+    const auto& mem = s.memory();
+    const double hz = static_cast<double>(s.tsc_hz());
+    json j;
+    std::uint64_t pages_total = 0, pages_ok = 0, mismatched = 0;
+    const Tick end = s.last_tick();
+    for (std::uint16_t v = 0; v < sched.vm_count(); ++v) {
+        const mig::MigrationStats st = sched.migration(v).stats(end);
+        const mig::VerifyResult vr = s.receiver().verify(v);
+        const auto& rc = s.receiver().vm_counters(v);
+        pages_total += vr.pages;
+        pages_ok += vr.matched;
+        mismatched += vr.pages - vr.matched;
+        const double secs = static_cast<double>(st.total_time_ns) / 1e9;
+        json jv;
+        jv["name"] = "vm" + std::to_string(v);
+        jv["status"] = mig::to_string(st.phase);
+        jv["switchover"] = mig::to_string(st.switchover);
+        jv["total-time_ms"] = st.total_time_ns / 1e6;
+        jv["setup-time_ms"] = st.setup_time_ns / 1e6;
+        jv["downtime_ms"] = st.downtime_ns / 1e6;
+        jv["expected-downtime_ms"] = st.expected_downtime_ns / 1e6;
+        jv["ram"] = {{"total", mem.bytes(v)},
+                     {"transferred", st.transferred},
+                     {"wire-bytes", st.wire_bytes},
+                     {"duplicate", st.duplicate},
+                     {"normal", st.normal},
+                     {"compressed-pages", st.compressed_pages},
+                     {"compressed-bytes", st.compressed_bytes},
+                     {"dirty-sync-count", st.dirty_sync_count},
+                     {"rounds", st.rounds},
+                     {"dirty-pages-rate", st.dirty_pages_rate},
+                     {"mbps", st.mbps},
+                     {"pages-per-second", st.pages_per_second},
+                     {"precopy-bytes", st.precopy_bytes},
+                     {"downtime-bytes", st.downtime_bytes},
+                     {"pages-sent", st.pages_sent},
+                     {"resent-pages", st.resent_pages},
+                     {"requested-pages", st.requested_pages},
+                     {"rto-pages", st.rto_pages},
+                     {"throttle", st.throttle}};
+        jv["goodput_gbps"] = secs > 0 ? static_cast<double>(mem.bytes(v)) * 8 / secs / 1e9 : 0;
+        jv["receiver"] = {{"frames", rc.frames},       {"lost_frames", rc.lost_frames},
+                          {"gaps", rc.gaps},           {"duplicate_frames", rc.duplicate_frames},
+                          {"stale_frames", rc.stale_frames}, {"late_frames", rc.late_frames},
+                          {"request_entries", rc.request_entries}, {"end_seen", rc.end_seen}};
+        jv["verify"] = {{"pages", vr.pages},
+                        {"matched", vr.matched},
+                        {"mismatched", vr.mismatched},
+                        {"never_received", vr.never_received},
+                        {"incomplete", vr.incomplete},
+                        {"first_mismatches", vr.first_mismatches},
+                        {"ok", vr.ok()}};
+        j["vms"].push_back(jv);
+    }
+    const mig::SchedulerTotals t = sched.totals(end);
+    const double secs = static_cast<double>(t.total_time_ns) / 1e9;
+    std::uint64_t mem_total = 0;
+    for (std::uint16_t v = 0; v < sched.vm_count(); ++v) mem_total += mem.bytes(v);
+    const auto& sc = s.source_counters();
+    const auto& kc = s.sink_counters();
+    json jt;
+    jt["vms"] = t.vms;
+    jt["completed"] = t.completed;
+    jt["max_active"] = t.max_active;
+    jt["total-time_ms"] = t.total_time_ns / 1e6;
+    jt["downtime_ms"] = t.max_downtime_ns / 1e6;
+    jt["transferred"] = t.transferred;
+    jt["wire-bytes"] = t.wire_bytes;
+    jt["precopy-bytes"] = t.precopy_bytes;
+    jt["downtime-bytes"] = t.downtime_bytes;
+    jt["duplicate"] = t.duplicate;
+    jt["normal"] = t.normal;
+    jt["compressed-pages"] = t.compressed_pages;
+    jt["compressed-bytes"] = t.compressed_bytes;
+    jt["pages-sent"] = t.pages_sent;
+    jt["resent-pages"] = t.resent_pages;
+    jt["max-rounds"] = t.max_rounds;
+    jt["goodput_gbps"] = secs > 0 ? static_cast<double>(mem_total) * 8 / secs / 1e9 : 0;
+    jt["wire_gbps"] = secs > 0 ? static_cast<double>(t.wire_bytes) * 8 / secs / 1e9 : 0;
+    jt["pages-per-second"] = secs > 0 ? static_cast<double>(t.pages_sent) / secs : 0;
+    // compression ratio: bytes of the pages sent compressed / their compressed bytes
+    jt["compression_ratio"] = ratio(static_cast<double>(t.compressed_pages) * mig::kPageSize,
+                                    static_cast<double>(t.compressed_bytes));
+    jt["stream_ratio"] = ratio(static_cast<double>(t.pages_sent) * mig::kPageSize, static_cast<double>(t.transferred));
+    jt["tx_cycles_per_byte"] = ratio(static_cast<double>(sc.busy_cycles), static_cast<double>(sc.payload_bytes));
+    jt["rx_cycles_per_byte"] = ratio(static_cast<double>(kc.busy_cycles), static_cast<double>(kc.payload_bytes));
+    jt["compress_cycles_per_byte"] = ratio(static_cast<double>(s.compress_cycles()), static_cast<double>(s.compress_bytes_in()));
+    jt["decompress_cycles_per_byte"] =
+        ratio(static_cast<double>(s.decompress_cycles()), static_cast<double>(s.decompress_bytes_out()));
+    jt["pages_verified"] = pages_ok;
+    jt["pages"] = pages_total;
+    jt["pages_mismatched"] = mismatched;
+    jt["verified"] = mismatched == 0 && pages_total != 0;
+    (void)hz;
+    j["total"] = jt;
+
+    // wire: members, back channel, injected faults, drops by reason
+    std::uint64_t tx_sum = 0;
+    for (const auto& m : rep.members) tx_sum += m.tx_packets;
+    for (std::size_t m = 0; m < rep.members.size(); ++m) {
+        const auto& mr = rep.members[m];
+        j["members"].push_back({{"member", m},
+                                {"up", mr.up},
+                                {"tx_packets", mr.tx_packets},
+                                {"tx_share", ratio(static_cast<double>(mr.tx_packets), static_cast<double>(tx_sum))},
+                                {"rx_packets", mr.rx_packets},
+                                {"link_utilisation", mr.link_utilisation},
+                                {"down_events", mr.down_events}});
+    }
+    measure::ReorderStats all{};
+    for (const auto& cs : s.channel_stats()) {
+        all.merge(cs.reorder);
+        std::uint64_t rx = 0;
+        for (auto v : cs.rx_member) rx += v;
+        json shares = json::array();
+        for (std::size_t m = 0; m < o.links.size(); ++m)
+            shares.push_back(ratio(static_cast<double>(cs.rx_member[m]), static_cast<double>(rx)));
+        j["channels"].push_back({{"vm", cs.vm},
+                                 {"channel", cs.channel},
+                                 {"udp_src_port", cs.udp_src_port},
+                                 {"received", cs.reorder.received},
+                                 {"reordered", cs.reorder.reordered},
+                                 {"reordered_ratio", cs.reorder.reordered_ratio()},
+                                 {"n_reordered_ge3", cs.reorder.n_reordered_ge3},
+                                 {"seq_too_high", cs.reorder.seq_too_high},
+                                 {"dropped", cs.reorder.dropped},
+                                 {"rx_member_share", shares}});
+    }
+    j["reorder"] = {{"received", all.received},
+                    {"reordered", all.reordered},
+                    {"reordered_ratio", all.reordered_ratio()},
+                    {"n_reordered_ge3", all.n_reordered_ge3},
+                    {"dropped", all.dropped}};
+    json drops;
+    const auto& d = s.receiver().drops();
+    for (std::size_t i = 0; i < d.size(); ++i)
+        if (d[i] != 0) drops[mig::to_string(static_cast<mig::WireStatus>(i))] = d[i];
+    j["receiver_drops"] = drops.is_null() ? json::object() : drops;
+    j["sink"] = {{"frames", kc.frames},
+                 {"not_migration", kc.not_migration},
+                 {"accepted", kc.accepted},
+                 {"rejected", kc.rejected},
+                 {"injected_loss", kc.injected_loss},
+                 {"injected_corrupt", kc.injected_corrupt},
+                 {"injected_truncate", kc.injected_truncate},
+                 {"feedback_frames", kc.feedback_frames},
+                 {"feedback_ring_full", kc.feedback_ring_full}};
+    j["source"] = {{"frames", sc.frames}, {"buf_too_small", sc.buf_too_small}, {"feedback_frames", sc.feedback_frames}};
+    j["engine"] = {{"stop_reason", rep.stop_reason},
+                   {"traffic_s", rep.traffic_s},
+                   {"tx_packets", rep.tx_packets},
+                   {"rx_packets", rep.rx_packets},
+                   {"wire_dropped", rep.wire_dropped},
+                   {"wire_lost", rep.wire_lost},
+                   {"tx_no_member", rep.tx_no_member},
+                   {"lcores", rep.lcore_layout}};
+    return j;
+}
+
+void print_single(const json& j, const std::string& mode, const std::string& teaming) {
+    std::printf("migrate  mode %s (%s)\n\n", mode.c_str(), teaming.c_str());
+    std::printf("%-5s %-9s %9s %8s %9s %10s %10s %6s %10s %8s %9s %8s %7s %s\n", "VM", "status", "total_ms",
+                "setup_ms", "downtm_ms", "xfer_MiB", "wire_MiB", "rounds", "dirty_pg/s", "Gb/s", "pages/s", "zero",
+                "resent", "verified");
+    for (const auto& v : j["vms"]) {
+        const auto& r = v["ram"];
+        std::printf("%-5s %-9s %9.1f %8.2f %9.1f %10.1f %10.1f %6u %10.0f %8.2f %9.0f %8" PRIu64 " %7" PRIu64 " %s\n",
+                    v["name"].get<std::string>().c_str(), v["status"].get<std::string>().c_str(),
+                    v["total-time_ms"].get<double>(), v["setup-time_ms"].get<double>(), v["downtime_ms"].get<double>(),
+                    r["transferred"].get<double>() / 1048576.0, r["wire-bytes"].get<double>() / 1048576.0,
+                    r["dirty-sync-count"].get<unsigned>(), r["dirty-pages-rate"].get<double>(),
+                    v["goodput_gbps"].get<double>(), r["pages-per-second"].get<double>(),
+                    r["duplicate"].get<std::uint64_t>(), r["resent-pages"].get<std::uint64_t>(),
+                    v["verify"]["ok"].get<bool>() ? "ok" : "MISMATCH");
+    }
+    const auto& t = j["total"];
+    std::printf("\ntotal: %u VMs (max %u at once) in %.1f ms, blackout max %.1f ms, goodput %.2f Gb/s (wire %.2f Gb/s), "
+                "%.0f pages/s\n",
+                t["vms"].get<unsigned>(), t["max_active"].get<unsigned>(), t["total-time_ms"].get<double>(),
+                t["downtime_ms"].get<double>(), t["goodput_gbps"].get<double>(), t["wire_gbps"].get<double>(),
+                t["pages-per-second"].get<double>());
+    std::printf("       transferred %.1f MiB, wire %.1f MiB, zero pages %" PRIu64 ", resent pages %" PRIu64
+                ", compressed pages %" PRIu64 " (ratio %.2f)\n",
+                t["transferred"].get<double>() / 1048576.0, t["wire-bytes"].get<double>() / 1048576.0,
+                t["duplicate"].get<std::uint64_t>(), t["resent-pages"].get<std::uint64_t>(),
+                t["compressed-pages"].get<std::uint64_t>(), t["compression_ratio"].get<double>());
+    std::printf("       CPU cycles/byte: tx %.2f, rx %.2f, compress %.2f, decompress %.2f\n",
+                t["tx_cycles_per_byte"].get<double>(), t["rx_cycles_per_byte"].get<double>(),
+                t["compress_cycles_per_byte"].get<double>(), t["decompress_cycles_per_byte"].get<double>());
+    std::printf("       verified %" PRIu64 " / %" PRIu64 " pages%s\n\n", t["pages_verified"].get<std::uint64_t>(),
+                t["pages"].get<std::uint64_t>(), t["verified"].get<bool>() ? "" : "  *** MISMATCH ***");
+    std::printf("members:");
+    for (const auto& m : j["members"])
+        std::printf("  m%u tx %.1f%% (%" PRIu64 " pkts, util %.0f%%)%s", m["member"].get<unsigned>(),
+                    100 * m["tx_share"].get<double>(), m["tx_packets"].get<std::uint64_t>(),
+                    100 * m["link_utilisation"].get<double>(), m["up"].get<bool>() ? "" : " DOWN");
+    std::printf("\n\n%-4s %-3s %6s %9s %9s %8s %5s  %s\n", "VM", "ch", "port", "received", "reordered", "ratio",
+                "n>=3", "rx member shares");
+    for (const auto& c : j["channels"]) {
+        std::string sh;
+        for (const auto& x : c["rx_member_share"]) {
+            char b[16];
+            std::snprintf(b, sizeof b, "%.0f%% ", 100 * x.get<double>());
+            sh += b;
+        }
+        std::printf("%-4u %-3u %6u %9" PRIu64 " %9" PRIu64 " %8.4f %5" PRIu64 "  %s\n", c["vm"].get<unsigned>(),
+                    c["channel"].get<unsigned>(), c["udp_src_port"].get<unsigned>(),
+                    c["received"].get<std::uint64_t>(), c["reordered"].get<std::uint64_t>(),
+                    c["reordered_ratio"].get<double>(), c["n_reordered_ge3"].get<std::uint64_t>(), sh.c_str());
+    }
+    const auto& k = j["sink"];
+    std::printf("\nreceiver: accepted %" PRIu64 ", rejected %" PRIu64 ", injected loss %" PRIu64 " corrupt %" PRIu64
+                " truncate %" PRIu64 ", back-channel frames %" PRIu64 "; drops by reason: %s\n",
+                k["accepted"].get<std::uint64_t>(), k["rejected"].get<std::uint64_t>(),
+                k["injected_loss"].get<std::uint64_t>(), k["injected_corrupt"].get<std::uint64_t>(),
+                k["injected_truncate"].get<std::uint64_t>(), k["feedback_frames"].get<std::uint64_t>(),
+                j["receiver_drops"].dump().c_str());
+    std::printf("engine: stop '%s', traffic %.2f s\n", j["engine"]["stop_reason"].get<std::string>().c_str(),
+                j["engine"]["traffic_s"].get<double>());
+}
+
+int run_one(const po::variables_map& vm, const std::vector<std::string>& eal_args) {
+    dp::EngineOptions o = engine_options_from(vm, EngineRole::run);
+    o.duration_ns = parse_duration_ns("--timeout", vm["timeout"].as<std::string>());
+    o.traffic_kind = dp::TrafficKind::custom;
+    o.max_rx_lcores = 1;
+    if (vm["mtu"].defaulted() && false) o.mtu = 1500;
+    std::string json_path;
+    if (vm.count("json") != 0) json_path = vm["json"].as<std::string>();
+
+    dp::install_stop_signal_handlers();
+    dp::EalOptions eo;
+    eo.program = "flowteam-migrate";
+    eo.user_args = eal_args;
+    dp::Eal eal(eo);
+    dp::MigrationSession session(migrate_config(vm, o.mtu), eal.info().tsc_hz);
+    o.source_factory = [&session](unsigned) { return session.make_source(); };
+    o.sink_factory = [&session](unsigned) { return session.make_sink(); };
+    const dp::EngineReport rep = dp::run_testbed(o);
+    json j = run_report(session, rep, o);
+    j["parameters"] = parameters_json(vm, o);
+    j["mode"] = teaming::to_string(o.team.mode);
+    j["teaming"] = teaming::to_string(o.team.teaming);
+    if (json_path != "-") print_single(j, j["mode"], j["teaming"]);
+    if (!json_path.empty()) {
+        if (json_path == "-") {
+            std::cout << j.dump(2) << "\n";
+        } else {
+            std::ofstream out(json_path);
+            if (!out) throw UsageError("--json: cannot write '" + json_path + "'");
+            out << j.dump(2) << "\n";
+        }
+    }
+    std::fflush(stdout);
+    return j["total"]["verified"].get<bool>() ? 0 : kExitFailure;
+}
+
+// ------------------------------------------------------------------ main job
+
+std::string self_exe() {
+    char buf[PATH_MAX];
+    const ssize_t n = ::readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+    if (n <= 0) throw std::runtime_error("cannot find the flowteam binary (/proc/self/exe)");
+    return std::string(buf, static_cast<std::size_t>(n));
+}
+
+int run_child(const std::vector<std::string>& args) {
+    std::fflush(stdout);
+    const pid_t pid = ::fork();
+    if (pid < 0) throw std::runtime_error("fork failed");
+    if (pid == 0) {
+        std::vector<char*> argv;
+        for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+        argv.push_back(nullptr);
+        ::execv(argv[0], argv.data());
+        std::_Exit(127);
+    }
+    int st = 0;
+    while (::waitpid(pid, &st, 0) < 0) {
+    }
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+}
+
+int run_job(int argc, char** argv, const po::variables_map& vm) {
+    const std::string exe = self_exe();
+    char tmpl[] = "/tmp/flowteam-migrate-XXXXXX";
+    if (::mkdtemp(tmpl) == nullptr) throw std::runtime_error("mkdtemp failed");
+    const std::string dir = tmpl;
+    // forward every user argument except --json (children write their own)
+    std::vector<std::string> fwd;
+    for (int i = 0; i < argc; ++i) {
+        const std::string a = argv[i];
+        if (a == "--json") {
+            ++i;
+            continue;
+        }
+        if (a.rfind("--json=", 0) == 0) continue;
+        fwd.push_back(a);
+    }
+    const bool add_delays = vm["delays"].defaulted();
+    json all;
+    struct Row {
+        std::string name;
+        int rc = 0;
+        json j;
+    };
+    std::vector<Row> rows;
+    for (const auto& m : kJobModes) {
+        const std::string jf = dir + "/" + m.name + ".json";
+        std::vector<std::string> args = {exe, "migrate", "--mode", m.mode, "--teaming", m.teaming, "--json", jf,
+                                         "--quiet"};
+        if (add_delays) {
+            args.push_back("--delays");
+            args.push_back("10us,60us"); // 50 us skew
+        }
+        // user arguments go before any `--` (EAL pass-through stays last)
+        std::vector<std::string> tail;
+        bool eal = false;
+        for (const auto& a : fwd) {
+            if (a == "--") eal = true;
+            (eal ? tail : args).push_back(a);
+        }
+        args.insert(args.end(), tail.begin(), tail.end());
+        std::fprintf(stderr, "flowteam migrate: mode %s ...\n", m.name);
+        std::ofstream(jf).close();
+        Row r;
+        r.name = m.name;
+        // children print their own table to /dev/null: only the JSON is read
+        const int saved = ::dup(1);
+        std::FILE* devnull = std::fopen("/dev/null", "w");
+        if (devnull != nullptr) ::dup2(::fileno(devnull), 1);
+        r.rc = run_child(args);
+        if (saved >= 0) {
+            ::dup2(saved, 1);
+            ::close(saved);
+        }
+        if (devnull != nullptr) std::fclose(devnull);
+        std::ifstream in(jf);
+        try {
+            in >> r.j;
+        } catch (const std::exception&) {
+            r.j = json();
+        }
+        std::filesystem::remove(jf);
+        rows.push_back(std::move(r));
+    }
+    std::filesystem::remove(dir);
+
+    std::printf("flowteam migrate: the main job — same VMs, one run per mode\n");
+    if (!rows.empty() && rows[0].j.is_object()) {
+        const auto& p = rows[0].j["parameters"]["options"];
+        std::printf("  %u VMs x %s, %u at once, %u channels each, MTU %u, compress %s, members %s, delays %s\n\n",
+                    p.value("vms", 0u), p.value("vm-mem", std::string("?")).c_str(), p.value("simultaneous", 0u),
+                    p.value("channels", 0u), p.value("mtu", 0u), p.value("compress", std::string("?")).c_str(),
+                    p.value("rates", std::string("?")).c_str(), p.value("delays", std::string("?")).c_str());
+    }
+    std::printf("%-11s %9s %8s %-17s %9s %7s %9s %15s %s\n", "mode", "time_ms", "Gb/s", "member tx shares",
+                "reordered", "n>=3", "blackout", "pages verified", "status");
+    int rc = 0;
+    for (const auto& r : rows) {
+        if (!r.j.is_object() || !r.j.contains("total")) {
+            std::printf("%-11s  run failed (exit %d)\n", r.name.c_str(), r.rc);
+            rc = kExitFailure;
+            continue;
+        }
+        const auto& t = r.j["total"];
+        std::string sh;
+        for (const auto& m : r.j["members"]) {
+            char b[16];
+            std::snprintf(b, sizeof b, "%s%.0f%%", sh.empty() ? "" : "/", 100 * m["tx_share"].get<double>());
+            sh += b;
+        }
+        char ver[48];
+        std::snprintf(ver, sizeof ver, "%" PRIu64 "/%" PRIu64, t["pages_verified"].get<std::uint64_t>(),
+                      t["pages"].get<std::uint64_t>());
+        std::printf("%-11s %9.1f %8.2f %-17s %9.5f %7" PRIu64 " %7.1fms %15s %s\n", r.name.c_str(),
+                    t["total-time_ms"].get<double>(), t["goodput_gbps"].get<double>(), sh.c_str(),
+                    r.j["reorder"]["reordered_ratio"].get<double>(), r.j["reorder"]["n_reordered_ge3"].get<std::uint64_t>(),
+                    t["downtime_ms"].get<double>(), ver, r.rc == 0 ? "ok" : "FAILED");
+        if (r.rc != 0) rc = kExitFailure;
+        all[r.name] = r.j;
+    }
+    if (vm.count("json") != 0) {
+        std::ofstream out(vm["json"].as<std::string>());
+        if (!out) throw UsageError("--json: cannot write '" + vm["json"].as<std::string>() + "'");
+        out << all.dump(2) << "\n";
+    }
+    std::fflush(stdout);
+    return rc;
+}
+
+} // namespace
+
+int cmd_migrate(int argc, char** argv) {
+    po::options_description opts("migrate");
+    add_engine_options(opts, EngineRole::run);
+    add_migrate_options(opts);
+    po::variables_map vm;
+    std::vector<std::string> eal_args;
+    if (!parse_command_line("migrate", kSummary, argc, argv, opts, vm, &eal_args)) return 0;
+    if (vm["mode"].defaulted()) return run_job(argc, argv, vm);
+    return run_one(vm, eal_args);
+}
+
+} // namespace flowteam::apps

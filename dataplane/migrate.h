@@ -1,0 +1,169 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// flowteam — the live-migration payload on the engine (public header: no
+// rte_*.h, no rte_ types).
+//
+// A MigrationSession owns one process's whole migration: the VMs' memory
+// (source and destination images: the testbed runs both ends), the
+// Scheduler/Sender (TX lcore) and the Receiver (RX lcore), the optional
+// deflate codecs (compressdev), and the back channel.
+//
+//   MigrationSource : FrameSource  Sender::next_frame -> Ethernet/IPv4/UDP
+//        (198.18.0.0/15; UDP source port per (VM, channel) flow so the team
+//        hash and RSS spread channels; source MAC per VM so vport pins a VM);
+//        calls Scheduler::poll every burst and hands back-channel frames to
+//        Sender::on_feedback on the TX lcore.
+//   MigrationSink : FrameSink      validates L2-L4, Receiver::on_frame,
+//        per-channel reorder metrics (wire sequence) and receive-member
+//        shares; Receiver::poll + next_feedback every `feedback_period_ns`.
+//        Optional fault injection before the receiver (loss, corrupted
+//        header byte, truncation), each counted.
+//
+// Back channel: the sink pushes feedback payloads into a single-producer /
+// single-consumer ring the source drains once per burst (one call per
+// burst, no lock, no allocation). The engine's testbed does not carry
+// frames in the reverse direction yet; when it does, the same payloads go
+// out as Ethernet/IPv4/UDP frames on the receiving member port
+// (FeedbackSink::take_feedback) — see the report of issue 4.
+//
+// Threading: the source lives on the TX lcore, the sink on ONE RX lcore
+// (EngineOptions::max_rx_lcores = 1; make_sink() throws on a second call).
+// Results are read after run_testbed() returned.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "dataplane/engine_source.h"
+#include "measure/reorder.h"
+#include "migration/memory.h"
+#include "migration/receiver.h"
+#include "migration/scheduler.h"
+#include "migration/sender.h"
+
+namespace flowteam::dataplane {
+
+class CompressEngine;
+class DeflateCodec;
+
+inline constexpr std::uint16_t kMigrateDstPort = 7700;   // UDP destination port (data and feedback)
+inline constexpr std::uint16_t kMigrateSrcPortBase = 20000; // + flow index
+inline constexpr std::uint32_t kFeedbackSlots = 512;     // back-channel ring, power of two
+static_assert((kFeedbackSlots & (kFeedbackSlots - 1)) == 0);
+
+enum class MigrateCompress : std::uint8_t { none, isal, zlib };
+const char* to_string(MigrateCompress c);
+bool parse_compress(const std::string& s, MigrateCompress& out);
+
+struct MigrateFaults {
+    std::uint32_t loss_ppm = 0;     // frames dropped before the receiver, per million
+    std::uint32_t corrupt_ppm = 0;  // frames with one header byte flipped
+    std::uint32_t truncate_ppm = 0; // frames cut short
+    std::uint64_t seed = 1;
+};
+
+struct MigrateConfig {
+    migration::MemoryConfig memory;     // tick_hz is set to the TSC rate
+    migration::SchedulerConfig sched;   // channels = sched.precopy.channels
+    migration::SenderConfig sender;     // mtu
+    migration::ReceiverConfig receiver; // channels/mtu copied from the above
+    MigrateCompress compress = MigrateCompress::none;
+    MigrateFaults faults;
+    std::uint64_t feedback_period_ns = 200'000; // Receiver::poll cadence, 0.2..1 ms
+};
+
+struct SourceCounters {
+    std::uint64_t frames = 0, payload_bytes = 0;
+    std::uint64_t buf_too_small = 0;    // engine buffer smaller than one frame (not sent)
+    std::uint64_t feedback_frames = 0;  // back-channel payloads handed to the sender
+    std::uint64_t busy_cycles = 0;      // TSC cycles inside fill() (frame build incl. compression)
+};
+
+struct SinkCounters {
+    std::uint64_t frames = 0;           // frames seen
+    std::uint64_t not_migration = 0;    // not IPv4/UDP to kMigrateDstPort (or bad L3/L4 lengths)
+    std::uint64_t accepted = 0;         // Receiver said ok
+    std::uint64_t rejected = 0;         // Receiver dropped (by reason: Receiver::drops())
+    std::uint64_t injected_loss = 0, injected_corrupt = 0, injected_truncate = 0;
+    std::uint64_t feedback_frames = 0;  // produced by the receiver
+    std::uint64_t feedback_ring_full = 0; // not queued (the sender's timeout recovers)
+    std::uint64_t payload_bytes = 0;
+    std::uint64_t busy_cycles = 0;      // TSC cycles inside on_frames()
+};
+
+// Per channel (flow = vm × C + channel), what the receiver saw.
+struct ChannelStats {
+    std::uint16_t vm = 0, channel = 0;
+    std::uint16_t udp_src_port = 0;
+    measure::ReorderStats reorder{};
+    std::array<std::uint64_t, kMaxMembers> rx_member{}; // accepted frames per receiving member
+};
+
+class MigrationSession {
+public:
+    // Needs a live Eal (compressdev). Throws std::invalid_argument on a bad
+    // config, CompressError when compressdev refuses.
+    MigrationSession(const MigrateConfig& cfg, std::uint64_t tsc_hz);
+    ~MigrationSession();
+    MigrationSession(const MigrationSession&) = delete;
+    MigrationSession& operator=(const MigrationSession&) = delete;
+
+    // Factories for EngineOptions (each once).
+    std::unique_ptr<FrameSource> make_source();
+    std::unique_ptr<FrameSink> make_sink();
+
+    // ---- after the run
+    const MigrateConfig& config() const { return cfg_; }
+    migration::VmMemory& memory() { return *mem_; }
+    const migration::Scheduler& scheduler() const { return *sched_; }
+    const migration::Sender& sender() const { return *sender_; }
+    const migration::Receiver& receiver() const { return *receiver_; }
+    const SourceCounters& source_counters() const { return src_ctr_; }
+    const SinkCounters& sink_counters() const { return sink_ctr_; }
+    std::vector<ChannelStats> channel_stats() const; // reorder finished per flow
+    bool has_compression() const { return compress_ != nullptr; }
+    // compress (sender lane) / decompress (receiver lane) counters; zero without compression
+    std::uint64_t compress_cycles() const;
+    std::uint64_t compress_bytes_in() const;
+    std::uint64_t decompress_cycles() const;
+    std::uint64_t decompress_bytes_out() const;
+    std::uint64_t tsc_hz() const { return hz_; }
+    Tick first_tick() const { return first_tick_; }
+    Tick last_tick() const { return last_tick_.load(std::memory_order_relaxed); }
+
+    // ---- the pieces the source and sink use (one thread each)
+    struct Feedback;
+    Feedback& feedback() { return *fb_; }
+
+private:
+    friend class MigrationSource;
+    friend class MigrationSink;
+    MigrateConfig cfg_;
+    std::uint64_t hz_;
+    std::unique_ptr<migration::VmMemory> mem_;
+    std::unique_ptr<migration::Scheduler> sched_;
+    std::unique_ptr<CompressEngine> compress_;
+    std::unique_ptr<DeflateCodec> tx_codec_, rx_codec_;
+    std::unique_ptr<migration::Sender> sender_;
+    std::unique_ptr<migration::Receiver> receiver_;
+    std::unique_ptr<Feedback> fb_;
+    SourceCounters src_ctr_;
+    SinkCounters sink_ctr_;
+    std::vector<measure::FlowReorder> reorder_;           // per flow
+    std::vector<std::array<std::uint64_t, kMaxMembers>> rx_member_; // per flow
+    bool source_made_ = false, sink_made_ = false;
+    Tick first_tick_ = 0;
+    std::atomic<Tick> last_tick_{0};
+};
+
+// Builds the Ethernet/IPv4/UDP headers (42 bytes) of a migration frame
+// carrying `payload_len` UDP payload bytes for flow `flow` of VM `vm`.
+void build_migrate_headers(std::uint8_t* frame, std::uint16_t vm, std::uint32_t flow, std::uint32_t payload_len,
+                           bool reverse) noexcept;
+// The UDP payload of a migration frame, or nullptr (not IPv4/UDP to the port, bad lengths).
+const std::uint8_t* migrate_payload(const std::uint8_t* frame, std::uint32_t len, std::uint32_t& payload_len) noexcept;
+
+} // namespace flowteam::dataplane
