@@ -9,6 +9,7 @@ int cmd_report(int argc, char** argv);
 int cmd_run(int argc, char** argv);
 int cmd_tx(int argc, char** argv);
 int cmd_rx(int argc, char** argv);
+int cmd_experiment(int argc, char** argv);
 int cmd_migrate(int argc, char** argv);
 
 } // namespace flowteam::apps

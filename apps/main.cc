@@ -23,6 +23,7 @@ constexpr Command kCommands[] = {
     {"run", flowteam::apps::cmd_run, "in-process testbed: team TX, emulated member links, switch, team RX (DPDK)"},
     {"tx", flowteam::apps::cmd_tx, "sending team over memif or physical ports (DPDK)"},
     {"rx", flowteam::apps::cmd_rx, "receiving team over memif or physical ports (DPDK)"},
+    {"experiment", flowteam::apps::cmd_experiment, "run a scenario sweep of `run`s: results JSON/CSV, summary, plots"},
     {"migrate", flowteam::apps::cmd_migrate,
      "live migration of N VMs over the testbed, verified; no --mode: compare every mode (the main job)"},
 };

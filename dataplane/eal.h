@@ -41,7 +41,9 @@ struct EalOptions {
     std::string file_prefix;                // empty → "flowteam-<pid>"
     unsigned memory_mb = 1024;              // -m, malloc-backed (--no-huge)
     std::string lcores;                     // empty → first (up to) 2 CPUs we may run on
-    std::string log_level = "warning";      // --log-level (EAL + PMDs)
+    std::string log_level = "warning";      // --log-level (EAL + PMDs); with "warning" also
+                                            // --log-level=lib.telemetry:error (22.11 telemetry
+                                            // warns "No legacy callbacks" on every start)
     std::vector<std::string> vdevs;         // extra "--vdev=<each>"
     bool telemetry = true;                  // false → --no-telemetry
 };

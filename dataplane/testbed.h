@@ -94,7 +94,22 @@ private:
 // "<driver><k>" with k unique in this process, e.g. "net_null0", "net_null1".
 std::string next_vdev_name(std::string_view driver);
 
-// (b) memif
+// (b) memif. What the 22.11 PMD requires (found the hard way, see
+// tests/dpdk/test_memif.cc):
+//  * order: the server port must be STARTED before a client connects; a
+//    client that connects to a probed-but-not-started server, or finds no
+//    server, is not retried by the PMD: use Port::start_until_link_up on the
+//    client (it restarts the port). In ONE process, create the server before
+//    the client on a path (one socket object per path).
+//  * shutdown: no synchronisation between the data path and a disconnect
+//    handled by the EAL interrupt thread (regions are unmapped under a
+//    polling lcore: SEGV), nor between two threads disconnecting one device
+//    (the interrupt thread panics: "Error adding fd N epoll_ctl"). So: stop
+//    polling on both sides before either side stops its port; stop one side
+//    only, let the other see its link go down (~100 ms), then stop that one.
+//  * counters: rte_eth_stats read 0 once the link is down: read them first.
+//  * MTU: max_rx_pktlen is 1518 (MTU <= 1500); larger frames are not
+//    accepted by ethdev even though memif chains buffers.
 enum class MemifRole : std::uint8_t { Server, Client };
 
 struct MemifConfig {

@@ -71,9 +71,9 @@ std::uint32_t round_up_pow2(std::uint32_t v) {
 
 unsigned log2_exact(std::uint32_t v) { return static_cast<unsigned>(__builtin_ctz(v)); }
 
-// Per-burst copy of the member view (STYLE §3): dense active list, membership
-// mask and normalised shares. Only the slots of active members are written
-// (and read): no per-burst clearing of the arrays.
+// Copy of the member view (STYLE §3): dense active list, membership mask and
+// normalised shares. Rebuilt only when the view changes (see snapshot_of);
+// only the slots of active members are written and read.
 struct Snapshot {
     std::uint32_t up_mask;
     std::uint8_t n;
@@ -132,10 +132,13 @@ constexpr std::array<std::uint32_t, kBurstSize> kOnes = [] {
 // where doubles indexed by member cost ~23 cycles (store->load forwarding,
 // FP compare, table loads). Lanes >= n are padding that is never chosen.
 //   least_loaded: score = (X*inv - min) scaled so the largest inv is 2^24
-//                 units per byte, saturated at 2^62 (ranking is preserved:
-//                 a burst adds < 2^45); per_byte = inv in the same units.
+//                 units per byte, saturated at 2^62; per_byte = inv in the
+//                 same units (>= 1: share ratios beyond 2^24:1 are clipped).
 //   tokens:       score = token balance in 2^-24 byte units (|.| <= 2^56);
 //                 per_byte = share in 2^-24 units (earned per byte sent).
+// A chunk of 32 packets of up to 2^32 bytes adds at most 2^61 to a score, so
+// nothing overflows, and a lane saturated at 2^62 stays above a lane that
+// started the chunk at 0 (the least loaded one): the ranking is preserved.
 constexpr int kFixedShift = 24;
 constexpr double kFixedOne = 16777216.0;   // 2^24
 static_assert(double(1u << kFixedShift) == kFixedOne);

@@ -11,7 +11,12 @@
 //                    member with most tokens wins
 //   - random       : LetFlow, random active member (weighted by share)
 // Optional periodic rebalancing moves flows that never pause (Windows
-// "Dynamic"); those moves may reorder and are counted apart.
+// "Dynamic"); those moves may reorder and are counted apart. Every
+// rebalance_period, member loads over the last period (bytes / share) are
+// compared; when (max - min) / max > rebalance_threshold_pct, at most one
+// active flow is moved from the most to the least loaded member, and only a
+// flow whose last-period bytes f narrow the spread (f * (1/share_hi +
+// 1/share_lo) < 2 * spread, so no flow ping-pongs between two members).
 //
 // Key property: a flow's member changes only after the flow itself was idle
 // for >= delta, except for forced moves (rebalance_moves) and moves off a
@@ -21,6 +26,14 @@
 //
 // Member share: view.weight[m] when every active member has a non-zero
 // weight, otherwise view.capacity_bps[m] (equal shares when all are zero).
+// Policies compute in 2^-24 fixed point: share ratios beyond 2^24:1 are
+// clipped (least_loaded), shares below 2^-24 of the total earn no tokens.
+//
+// Performance: the burst is processed in two passes (indices + prefetch,
+// then decisions in packet order); per-member policy state lives in
+// registers for the burst. For tables far larger than the caches, pass the
+// next burst's hashes (look-ahead overload) so that its cache misses overlap
+// with this burst's work — see bench/bench_flowlet.cc for figures.
 //
 // Time: `now` must not go backwards for one Dynamic (one per TX lcore). A
 // timestamp that appears to lie in the future is treated as "just seen".
