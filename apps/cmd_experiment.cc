@@ -234,6 +234,7 @@ int cmd_experiment(int argc, char** argv) {
         sc.seeds = ex::Value{vm["seeds"].as<std::string>(), {"command line", 0, "", "--seeds"}};
     }
     ex::finish_scenario(sc);
+    ex::validate_outputs(sc);
     const ex::Expansion plan = ex::expand(sc);
     if (plan.runs.empty()) throw UsageError((file.empty() ? std::string("command line") : file) + ": every combination is skipped: nothing to run");
 

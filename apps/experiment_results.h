@@ -15,6 +15,7 @@
 //   share_max_dev                 max_m |share_m − target_m|
 //   idle_members                  members that carried < 1 % of the bytes
 //   member_util, util_max, util_min   emulated link busy time / traffic time
+//   share_<m>, util_<m>           the same per member m (scalars, for tables and plots)
 //   flowlet_starts, member_moves, rebalance_moves (dynamic), flows_started,
 //   flows_completed, sender_gaps, flows_seen, flows_split, member_changes,
 //   member_changes_below_gap, latency_mean_us, latency_max_us, wire_dropped,
@@ -22,6 +23,7 @@
 #pragma once
 
 #include <cstdio>
+#include <tuple>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
@@ -93,6 +95,10 @@ inline ojson metrics_from(const nlohmann::json& run) {
     m["idle_members"] = idle;
     m["member_share"] = shares;
     m["member_util"] = utils;
+    for (std::size_t i = 0; i < bytes.size(); ++i) {
+        m["share_" + std::to_string(i)] = shares[i];
+        m["util_" + std::to_string(i)] = utils[i];
+    }
     m["util_max"] = util.empty() ? 0.0 : *std::max_element(util.begin(), util.end());
     m["util_min"] = util.empty() ? 0.0 : *std::min_element(util.begin(), util.end());
     const bool dyn = r.contains("tx") && r["tx"].contains("dynamic");
@@ -116,7 +122,7 @@ inline ojson metrics_from(const nlohmann::json& run) {
     for (auto& [k, v] : m.items())
         if (v.is_number_float() && std::floor(v.get<double>()) == v.get<double>() && std::fabs(v.get<double>()) < 9e15 &&
             k.find("ratio") == std::string::npos && k.find("gbps") == std::string::npos && k != "share_error" &&
-            k != "share_max_dev" && k.find("util") == std::string::npos && k.find("_us") == std::string::npos &&
+            k != "share_max_dev" && k.find("util") == std::string::npos && k.find("_us") == std::string::npos && k.rfind("share_", 0) != 0 &&
             k != "traffic_s" && k != "extent_mean")
             v = static_cast<std::int64_t>(v.get<double>());
     return m;
@@ -284,19 +290,24 @@ inline bool compare(double a, const std::string& op, double b) {
     return a != b;
 }
 
+// "OP EXPR" → (op, expr text).
+inline std::pair<std::string, std::string> split_expect(const Value& ex) {
+    const std::string t = trim(ex.text);
+    std::size_t n = 0;
+    while (n < t.size() && std::string("<>=!").find(t[n]) != std::string::npos) ++n;
+    const std::string op = t.substr(0, n);
+    if (op != "<" && op != "<=" && op != ">" && op != ">=" && op != "=" && op != "==" && op != "!=")
+        fail_at(ex.at, "'" + ex.text + "' must start with one of < <= > >= = != (then a number or [K *] AGG FIELD ...)");
+    return {op, trim(t.substr(n))};
+}
+
 inline CheckResult run_check(const Section& c, const std::vector<Record>& all) {
     CheckResult r;
     r.name = c.name;
     r.claim = c.get("claim")->text;
     r.value_text = c.get("value")->text;
     const Value& ex = *c.get("expect");
-    std::string t = trim(ex.text);
-    std::size_t n = 0;
-    while (n < t.size() && std::string("<>=!").find(t[n]) != std::string::npos) ++n;
-    r.op = t.substr(0, n);
-    if (r.op != "<" && r.op != "<=" && r.op != ">" && r.op != ">=" && r.op != "=" && r.op != "==" && r.op != "!=")
-        fail_at(ex.at, "'" + ex.text + "' must start with one of < <= > >= = !=");
-    r.expect_text = trim(t.substr(n));
+    std::tie(r.op, r.expect_text) = split_expect(ex);
     const Expr lhs = parse_expr(r.value_text, c.get("value")->at);
     const Expr rhs = parse_expr(r.expect_text, ex.at);
     r.lhs = eval_expr(lhs, all);
@@ -304,6 +315,39 @@ inline CheckResult run_check(const Section& c, const std::vector<Record>& all) {
     if (!r.lhs || !r.rhs) r.verdict = "no data";
     else r.verdict = compare(*r.lhs, r.op, *r.rhs) ? "reproduced" : "not reproduced";
     return r;
+}
+
+// Parses every check, table and plot expression, so that a mistake is a
+// one-line usage error before anything runs.
+inline void validate_outputs(const Scenario& s) {
+    static const std::vector<std::string> plot_keys = {"title", "x", "y", "lines", "panels", "where", "xcat", "hlines",
+                                                       "xlabel", "ylabel", "yscale", "ypct", "linthresh", "kind"};
+    static const std::vector<std::string> table_keys = {"title", "rows", "cols", "value", "where", "format"};
+    static const std::vector<std::string> check_keys = {"claim", "value", "expect"};
+    auto known = [](const Section& sec, const std::vector<std::string>& keys, const char* what) {
+        for (const auto& [k, v] : sec.kv)
+            if (std::find(keys.begin(), keys.end(), k) == keys.end())
+                fail_at(v.at, std::string("unknown ") + what + " key '" + k + "'" + did_you_mean(k, keys) +
+                                  " (allowed: " + join(keys, ", ") + ")");
+    };
+    for (const auto& c : s.checks) {
+        known(c, check_keys, "check");
+        (void)parse_expr(c.get("value")->text, c.get("value")->at);
+        const auto [op, rhs] = split_expect(*c.get("expect"));
+        (void)parse_expr(rhs, c.get("expect")->at);
+    }
+    for (const auto& t : s.tables) {
+        known(t, table_keys, "table");
+        if (parse_expr(t.get("value")->text, t.get("value")->at).constant)
+            fail_at(t.get("value")->at, "a table value is AGG FIELD, e.g. 'mean reordered_ratio'");
+        if (const Value* w = t.get("where")) (void)parse_conds(w->text, w->at);
+    }
+    for (const auto& p : s.plots) {
+        known(p, plot_keys, "plot");
+        if (const Value* w = p.get("where")) (void)parse_conds(w->text, w->at);
+        if (const Value* k = p.get("kind"); k && k->text != "line" && k->text != "bar")
+            fail_at(k->at, "plot kind '" + k->text + "' (allowed: line, bar)");
+    }
 }
 
 // ---------------------------------------------------------------- tables

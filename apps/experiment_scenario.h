@@ -107,6 +107,18 @@ inline std::string format_ns(std::uint64_t ns) {
     return std::to_string(ns) + "ns";
 }
 
+// For display: 12.5us, 2ms, 750ns (not necessarily exact).
+inline std::string pretty_ns(std::uint64_t ns) {
+    char b[32];
+    const double v = static_cast<double>(ns);
+    if (ns == 0) return "0";
+    if (ns >= 1'000'000'000ull) std::snprintf(b, sizeof b, "%gs", v / 1e9);
+    else if (ns >= 1'000'000ull) std::snprintf(b, sizeof b, "%gms", v / 1e6);
+    else if (ns >= 1'000ull) std::snprintf(b, sizeof b, "%gus", v / 1e3);
+    else std::snprintf(b, sizeof b, "%lluns", static_cast<unsigned long long>(ns));
+    return b;
+}
+
 // Shortest round-trip decimal of a double ("0.25", "4", "1e-05").
 inline std::string format_num(double v) {
     if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
@@ -740,6 +752,12 @@ inline Expansion expand(const Scenario& s) {
             if (unused.count(name) != 0) val.clear();
             else if (val.find('*') != std::string::npos && opts.count(name) != 0) val = opts[name].values.front();
         }
+        // Run ids use the exact values; K*skew values are shown rounded (12.5us).
+        const auto exact = swept;
+        for (auto& [name, val] : swept)
+            if (const auto ns = parse_num(val); ns && !std::isinf(*ns) && val.size() > 2 &&
+                                                val.compare(val.size() - 2, 2, "ns") == 0 && *ns >= 1000)
+                val = pretty_ns(static_cast<std::uint64_t>(*ns));
 
         // Derived parameters.
         std::vector<std::pair<std::string, std::string>> derived;
@@ -815,7 +833,7 @@ inline Expansion expand(const Scenario& s) {
                 r.duration_ns = eo.duration_ns;
                 r.drain_ns = eo.drain_timeout_ns;
                 std::string sl;
-                for (const auto& [k, v] : swept)
+                for (const auto& [k, v] : exact)
                     if (!v.empty()) sl += (sl.empty() ? "" : "_") + detail::slug(v);
                 if (sl.size() > 64) sl.resize(64);
                 char h[20];

@@ -30,6 +30,8 @@ bool parse_compress(const std::string& s, MigrateCompress& out) {
     return true;
 }
 
+std::uint64_t migrate_tsc_hz() noexcept { return rte_get_tsc_hz(); }
+
 // ------------------------------------------------------------ headers
 
 namespace {

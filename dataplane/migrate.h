@@ -159,6 +159,9 @@ private:
     std::atomic<Tick> last_tick_{0};
 };
 
+// TSC rate of this process (EAL must be up): the tick of MigrationSession.
+std::uint64_t migrate_tsc_hz() noexcept;
+
 // Builds the Ethernet/IPv4/UDP headers (42 bytes) of a migration frame
 // carrying `payload_len` UDP payload bytes for flow `flow` of VM `vm`.
 void build_migrate_headers(std::uint8_t* frame, std::uint16_t vm, std::uint32_t flow, std::uint32_t payload_len,
