@@ -33,7 +33,7 @@
 // then decisions in packet order); per-member policy state lives in
 // registers for the burst. For tables far larger than the caches, pass the
 // next burst's hashes (look-ahead overload) so that its cache misses overlap
-// with this burst's work — see bench/bench_flowlet.cc for figures.
+// with this burst's work (measure with bench/bench_flowlet.cc).
 //
 // Time: `now` must not go backwards for one Dynamic (one per TX lcore). A
 // timestamp that appears to lie in the future is treated as "just seen".

@@ -6,4 +6,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 scripts/build.sh release
-exec build/apps/flowteam report "$@"
+exec build/apps/flowteam migrate "$@"
