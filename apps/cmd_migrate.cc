@@ -286,14 +286,7 @@ json run_report(dp::MigrationSession& s, const dp::EngineReport& rep, const dp::
                  {"feedback_frames", kc.feedback_frames},
                  {"feedback_ring_full", kc.feedback_ring_full}};
     j["source"] = {{"frames", sc.frames}, {"buf_too_small", sc.buf_too_small}, {"feedback_frames", sc.feedback_frames}};
-    j["engine"] = {{"stop_reason", rep.stop_reason},
-                   {"traffic_s", rep.traffic_s},
-                   {"tx_packets", rep.tx_packets},
-                   {"rx_packets", rep.rx_packets},
-                   {"wire_dropped", rep.wire_dropped},
-                   {"wire_lost", rep.wire_lost},
-                   {"tx_no_member", rep.tx_no_member},
-                   {"lcores", rep.lcore_layout}};
+    j["engine"] = report_json(rep);   // every engine counter, same shape as `flowteam run --json`
     return j;
 }
 

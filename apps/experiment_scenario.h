@@ -220,19 +220,11 @@ struct IniEntry {
     Origin at;
 };
 
-// Boost.Program_options config-file syntax (the same parser is run first, so
-// anything it rejects is rejected here), kept with line numbers.
+// Boost.Program_options config-file syntax, kept with line numbers (Boost's
+// own parser is run afterwards too, so anything it rejects is rejected here).
 inline std::vector<IniEntry> read_ini(const std::string& path) {
     std::ifstream in(path);
     if (!in) throw UsageError(path + ": cannot open the scenario file");
-    try {
-        po::options_description none;
-        (void)po::parse_config_file(in, none, true);
-    } catch (const po::error& e) {
-        throw UsageError(path + ": " + e.what());
-    }
-    in.clear();
-    in.seekg(0);
     std::vector<IniEntry> out;
     std::string line, prefix;
     int no = 0;
@@ -260,6 +252,14 @@ inline std::vector<IniEntry> read_ini(const std::string& path) {
         e.at = {path, no, e.section, e.key};
         if (e.key.empty()) throw UsageError(path + ":" + std::to_string(no) + ": empty key");
         out.push_back(std::move(e));
+    }
+    in.clear();
+    in.seekg(0);
+    try {
+        po::options_description none;
+        (void)po::parse_config_file(in, none, true);
+    } catch (const po::error& e) {
+        throw UsageError(path + ": " + e.what());
     }
     return out;
 }
