@@ -428,7 +428,9 @@ int cmd_experiment(int argc, char** argv) {
     // ---- plots
     bool plot_error = false;
     std::size_t n_plots = 0;
-    if (!sc.plots.empty() && !vm["no-plots"].as<bool>()) {
+    if (!sc.plots.empty() && interrupted) {
+        std::cerr << "experiment: plots skipped (interrupted)\n";
+    } else if (!sc.plots.empty() && !vm["no-plots"].as<bool>()) {
         const std::string script = find_plot_script();
         if (script.empty()) {
             std::cerr << "experiment: plots skipped: scripts/plot_results.py not found (set FLOWTEAM_SCRIPTS_DIR)\n";

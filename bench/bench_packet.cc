@@ -34,14 +34,16 @@ struct FrameSet {
 
     const std::uint8_t* frame(std::size_t i) const { return arena.data() + i * kStride; }
 
-    FrameSet() {
+    // udp64: only untagged IPv4/UDP frames of 60 bytes (64 on the wire with
+    // the FCS), the TX forwarding benchmark's traffic; otherwise the mix.
+    explicit FrameSet(bool udp64 = false) {
         std::mt19937_64 rng(0xbe9c4);
         for (std::size_t i = 0; i < kFrames; ++i) {
             FrameSpec s;
             s.src_mac[5] = static_cast<std::uint8_t>(rng());
             s.dst_mac[5] = static_cast<std::uint8_t>(rng());
-            const std::uint32_t kind = static_cast<std::uint32_t>(rng() % 100);
-            s.l4_proto = rng() % 3 == 0 ? kProtoUdp : kProtoTcp;
+            const std::uint32_t kind = udp64 ? 0 : static_cast<std::uint32_t>(rng() % 100);
+            s.l4_proto = udp64 || rng() % 3 == 0 ? kProtoUdp : kProtoTcp;
             if (kind < 60) { // IPv4 TCP/UDP (198.18.0.0/15)
                 s.l3 = L3::ipv4;
                 set_ipv4(s.src_ip, 0xC6120000u | static_cast<std::uint32_t>(rng() & 0x1FFFF));
@@ -78,7 +80,7 @@ struct FrameSet {
             }
             s.src_port = static_cast<std::uint16_t>(rng());
             s.dst_port = static_cast<std::uint16_t>(rng());
-            s.payload_len = static_cast<std::uint16_t>(rng() % 64);
+            s.payload_len = static_cast<std::uint16_t>(udp64 ? 18 : rng() % 64);
             len[i] = static_cast<std::uint16_t>(build_frame(s, arena.data() + i * kStride, kStride));
             parse_frame(frame(i), len[i], keys[i]);
         }
@@ -90,6 +92,11 @@ const FrameSet& frames() {
     return f;
 }
 
+const FrameSet& frames_udp64() {
+    static const FrameSet f(true);
+    return f;
+}
+
 void set_counters(benchmark::State& state) {
     const auto pkts = static_cast<double>(state.iterations()) * kBurstSize;
     state.SetItemsProcessed(static_cast<std::int64_t>(pkts));
@@ -97,8 +104,8 @@ void set_counters(benchmark::State& state) {
         benchmark::Counter(pkts, benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
 }
 
-void BM_PacketParseHash(benchmark::State& state, HashPolicy policy) {
-    const FrameSet& f = frames();
+void BM_PacketParseHash(benchmark::State& state, HashPolicy policy, bool udp64 = false) {
+    const FrameSet& f = udp64 ? frames_udp64() : frames();
     const ToeplitzKey& rss_key = default_rss_key();
     FlowKey keys[kBurstSize];
     std::uint32_t hashes[kBurstSize];
@@ -114,13 +121,16 @@ void BM_PacketParseHash(benchmark::State& state, HashPolicy policy) {
     set_counters(state);
 }
 
-void BM_PacketParse(benchmark::State& state) {
-    const FrameSet& f = frames();
+using ParseFn = ParseStatus (*)(const std::uint8_t*, std::size_t, FlowKey&);
+
+// parse_fn: parse_frame, or detail::parse_frame_general (no fast path) for comparison.
+void BM_PacketParse(benchmark::State& state, bool udp64, ParseFn parse_fn) {
+    const FrameSet& f = udp64 ? frames_udp64() : frames();
     FlowKey keys[kBurstSize];
     std::size_t cursor = 0;
     for (auto _ : state) {
         for (std::uint16_t j = 0; j < kBurstSize; ++j)
-            parse_frame(f.frame(cursor + j), f.len[cursor + j], keys[j]);
+            parse_fn(f.frame(cursor + j), f.len[cursor + j], keys[j]);
         benchmark::DoNotOptimize(keys);
         benchmark::ClobberMemory();
         cursor = (cursor + kBurstSize) & (kFrames - 1);
@@ -162,7 +172,11 @@ void BM_PacketToeplitz(benchmark::State& state, bool reference) {
     set_counters(state);
 }
 
-BENCHMARK(BM_PacketParse);
+BENCHMARK_CAPTURE(BM_PacketParse, mix, false, &parse_frame);
+BENCHMARK_CAPTURE(BM_PacketParse, mix_general, false, &detail::parse_frame_general);
+BENCHMARK_CAPTURE(BM_PacketParse, ipv4_udp64, true, &parse_frame);
+BENCHMARK_CAPTURE(BM_PacketParse, ipv4_udp64_general, true, &detail::parse_frame_general);
+BENCHMARK_CAPTURE(BM_PacketParseHash, l34_ipv4_udp64, HashPolicy::l34, true);
 BENCHMARK_CAPTURE(BM_PacketParseHash, l2, HashPolicy::l2);
 BENCHMARK_CAPTURE(BM_PacketParseHash, l23, HashPolicy::l23);
 BENCHMARK_CAPTURE(BM_PacketParseHash, l3, HashPolicy::l3);

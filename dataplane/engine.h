@@ -160,7 +160,8 @@ struct EngineReport {
     std::uint64_t mbuf_alloc_failed = 0;    // bursts the source could not be given buffers for
     std::uint64_t source_pushback = 0;      // iterations the source was not asked (backlog full)
     std::uint64_t source_too_small = 0;     // synthetic frames that did not fit an mbuf
-    std::uint64_t return_path_rx = 0;       // tx role: frames received on the member ports (freed)
+    std::uint64_t return_path_rx = 0;       // frames received on the sending member ports (reverse direction)
+    std::uint64_t return_path_fed = 0;      // ... of those, handed to FrameSource::on_feedback
     std::array<std::uint64_t, packet::kHashLayerCount> hash_layers{};
     teaming::TeamCounters team{};
     bool has_dynamic = false;
@@ -172,12 +173,18 @@ struct EngineReport {
     std::uint64_t wire_lost = 0;            // link_lost + port_ring_lost, all members
     std::uint64_t wire_dropped = 0;         // link drops + switch drops, all members
     std::uint64_t in_flight_at_stop = 0;    // still in a ring/link when the drain timed out (freed)
+    std::uint64_t reverse_forwarded = 0;    // reverse direction (receiver -> sender), carried without emulation
+    std::uint64_t reverse_full = 0;         // ... dropped: the sending port's RX ring was full
 
     // RX
     std::uint64_t rx_packets = 0, rx_bytes = 0;
     std::array<std::uint64_t, kProbeStatusCount> probe_status{}; // by emulation::ProbeStatus (ok included)
     std::uint64_t rx_handoff = 0;           // software RSS: frames passed to another RX lcore
     std::uint64_t rx_handoff_full = 0;      // ... dropped because that lcore's ring was full
+    std::uint64_t sink_idle_calls = 0;      // FrameSink::on_frames(n = 0) while nothing arrived
+    std::uint64_t feedback_tx = 0;          // FrameSink::take_feedback frames sent on a receiving member port
+    std::uint64_t feedback_tx_full = 0;     // ... not accepted by the port (freed)
+    std::uint64_t feedback_alloc_failed = 0;// take_feedback not asked: no mbufs
     std::uint64_t flows_seen = 0;
     std::uint64_t flows_untracked = 0;      // probe packets whose flow slot belonged to a newer flow
     std::uint64_t flows_split_links = 0;    // flows that crossed more than one member link

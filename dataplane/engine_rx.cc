@@ -128,6 +128,47 @@ void RxStage::account(Item& it, Tick now) noexcept {
     }
 }
 
+// The sink's side of an iteration: keep its timers running while nothing
+// arrives (on_frames with n = 0), then send what it has to say back.
+void RxStage::sink_tick(Tick now, bool called) noexcept {
+    if (!sink_) return;
+    if (called) {
+        last_sink_ = now;
+    } else {
+        if (sink_idle_ == 0 || now - last_sink_ < sink_idle_) return;
+        last_sink_ = now;
+        ++c_.sink_idle_calls;
+        sink_->on_frames(now, frames_.data(), 0);
+    }
+    if (fb_pool_ == nullptr || fb_ports_.empty()) return;
+    const TxPort& port = fb_ports_[fb_member_ < fb_ports_.size() ? fb_member_ : 0];
+    for (int round = 0; round < 4; ++round) {   // bounded: at most 4 bursts per iteration
+        rte_mbuf* out[kBurstSize];
+        if (rte_pktmbuf_alloc_bulk(fb_pool_, out, kBurstSize) != 0) [[unlikely]] {
+            ++c_.feedback_alloc_failed;
+            return;
+        }
+        FrameBuf bufs[kBurstSize];
+        for (std::uint16_t i = 0; i < kBurstSize; ++i) {
+            bufs[i].data = rte_pktmbuf_mtod(out[i], std::uint8_t*);
+            bufs[i].cap = rte_pktmbuf_tailroom(out[i]);
+            bufs[i].len = 0;
+        }
+        std::uint16_t k = sink_->take_feedback(now, bufs, kBurstSize);
+        if (k > kBurstSize) k = kBurstSize;
+        for (std::uint16_t i = 0; i < k; ++i) {
+            const std::uint32_t len = std::min(bufs[i].len, bufs[i].cap);
+            out[i]->data_len = static_cast<std::uint16_t>(len);
+            out[i]->pkt_len = len;
+        }
+        const std::uint16_t sent = k != 0 ? rte_eth_tx_burst(port.port, port.queue, out, k) : 0;
+        c_.feedback_tx += sent;
+        c_.feedback_tx_full += k - sent;
+        if (sent < kBurstSize) rte_pktmbuf_free_bulk(out + sent, kBurstSize - sent);
+        if (k < kBurstSize) return;
+    }
+}
+
 void RxStage::poll(Tick now) noexcept {
     std::uint32_t n = 0;
     rte_mbuf* burst[kBurstSize];
@@ -163,8 +204,12 @@ void RxStage::poll(Tick now) noexcept {
         }
     }
     last_empty_ = n == 0;
-    if (n == 0) return;
+    if (n == 0) {
+        sink_tick(now, false);
+        return;
+    }
     c_.last_rx_tsc = now;
+    fb_member_ = items_[n - 1].member;
 
     if (rss_ == RxRss::software) {
         // Toeplitz -> RETA -> queue -> lcore, the plan a NIC would apply.
@@ -219,6 +264,7 @@ void RxStage::poll(Tick now) noexcept {
             sink_->on_frames(now, frames_.data(), k);
             done += k;
         }
+        sink_tick(now, n != 0);
     }
     rte_mbuf* freeb[kBurstSize];
     std::uint32_t nf = 0;

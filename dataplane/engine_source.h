@@ -16,11 +16,24 @@
 //   FrameSource::finished()           true once the source has nothing more to
 //        send (a migration that completed, a fixed set of flows that ended):
 //        the engine drains what is in flight and stops.
+//   FrameSource::on_feedback(now, frames, n)  optional (default: ignore). The
+//        frames the receiving application sent back over the team's reverse
+//        direction (FrameSink::take_feedback), received on the sender's member
+//        ports; only valid during the call. Called on the TX lcore, once per
+//        received burst of one member port.
 //
 //   FrameSink::on_frames(now, frames, n)  called by an RX lcore with a burst of
 //        received frames (after the team merged all members and queues, in the
 //        order the receiving application sees them). The frames are only
-//        valid during the call.
+//        valid during the call. The engine also calls it with n = 0 about
+//        every kSinkIdleNs when nothing arrived, so a sink's timers keep
+//        running when traffic stops.
+//   FrameSink::take_feedback(now, bufs, n)  optional (default: 0). After
+//        on_frames, the engine allocated n mbufs (as for FrameSource::fill);
+//        the sink writes k <= n complete Ethernet frames to send back to the
+//        sender and returns k. They leave on a receiving member port (the
+//        reverse direction of the team; see RxStage in engine_stages.h for
+//        which one). Only the first RX lcore's sink is asked.
 //
 // Factories are called once per TX (RX) lcore at start-up, on the control
 // thread; each object then lives on its lcore only.
@@ -41,15 +54,6 @@ struct FrameBuf {
     std::uint32_t len = 0;        // set by the source: frame length without FCS
 };
 
-class FrameSource {
-public:
-    virtual ~FrameSource() = default;
-    // Write up to n frames; return how many were written (bufs[0..k) with len set).
-    virtual std::uint16_t fill(Tick now, FrameBuf* bufs, std::uint16_t n) = 0;
-    // Nothing more will come.
-    virtual bool finished() const { return false; }
-};
-
 struct RxFrame {
     const std::uint8_t* data = nullptr; // first segment
     std::uint32_t len = 0;              // bytes at data (first segment)
@@ -58,11 +62,36 @@ struct RxFrame {
     std::uint16_t queue = 0;            // RX queue (after RSS, hardware or software)
 };
 
-class FrameSink {
+class FrameSource {
+public:
+    virtual ~FrameSource() = default;
+    // Write up to n frames; return how many were written (bufs[0..k) with len set).
+    virtual std::uint16_t fill(Tick now, FrameBuf* bufs, std::uint16_t n) = 0;
+    // Nothing more will come.
+    virtual bool finished() const { return false; }
+    // Frames sent back by the receiving application (reverse direction).
+    virtual void on_feedback(Tick now, const RxFrame* frames, std::uint16_t n) {
+        (void)now;
+        (void)frames;
+        (void)n;
+    }
+};
+
 public:
     virtual ~FrameSink() = default;
     virtual void on_frames(Tick now, const RxFrame* frames, std::uint16_t n) = 0;
+    // Write up to n frames to send back to the sender; return how many.
+    virtual std::uint16_t take_feedback(Tick now, FrameBuf* bufs, std::uint16_t n) {
+        (void)now;
+        (void)bufs;
+        (void)n;
+        return 0;
+    }
 };
+
+// The engine calls FrameSink::on_frames(now, _, 0) at least this often (TSC)
+// while nothing arrives.
+inline constexpr std::uint64_t kSinkIdleNs = 200'000;
 
 using FrameSourceFactory = std::function<std::unique_ptr<FrameSource>(unsigned tx_index)>;
 using FrameSinkFactory = std::function<std::unique_ptr<FrameSink>(unsigned rx_index)>;

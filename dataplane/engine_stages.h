@@ -116,6 +116,7 @@ struct TxCounters {
     std::uint64_t team_bucket_moves = 0;
     std::uint64_t failovers = 0;
     std::uint64_t return_path_rx = 0; // frames received on the member ports by a sender (freed)
+    std::uint64_t return_path_fed = 0; // ... handed to FrameSource::on_feedback first
 };
 
 // Where a burst comes from: one virtual call per burst.
@@ -126,6 +127,8 @@ public:
     virtual bool finished() const { return false; }
     virtual std::uint64_t too_small() const { return 0; }
     virtual const FrameSource* frame_source() const { return nullptr; }
+    // Where return-path frames go (asked once at construction; nullptr: freed only).
+    virtual FrameSource* feedback_target() { return nullptr; }
 };
 
 // FrameSource on mbufs of a pool (bulk allocation per burst).
@@ -201,6 +204,7 @@ private:
     Tick publish_period_;
     std::uint64_t tsc_hz_;
     bool poll_return_ = false;
+    FrameSource* fb_target_ = nullptr;   // source_->feedback_target()
 };
 
 // ------------------------------------------------------------------ wire
@@ -216,11 +220,19 @@ struct WireCounters {
     std::uint64_t down_events[kMaxMembers] = {};
     std::uint64_t up_events[kMaxMembers] = {};
     std::uint64_t in_flight_at_stop = 0;
+    std::uint64_t reverse[kMaxMembers] = {};      // reverse direction forwarded (no emulation)
+    std::uint64_t reverse_full[kMaxMembers] = {}; // ... dropped: sending port's RX ring full
 };
 
 struct WireMemberPorts {
     std::vector<rte_ring*> tx_rings;  // what the sending member port transmitted, per TX queue
     std::vector<rte_ring*> rx_rings;  // the receiving member port's RX rings, per RX queue
+    // Reverse direction (optional): what the receiving member port transmitted
+    // (its TX queue 0) is moved as is, without link emulation, to the sending
+    // member port's RX queue 0 (the way back is assumed uncongested: it only
+    // carries the receiver's small acks/requests).
+    rte_ring* rev_in = nullptr;
+    rte_ring* rev_out = nullptr;
 };
 
 class WireStage {
@@ -303,6 +315,10 @@ struct RxCounters {
     std::uint64_t latency_sum = 0;    // ticks
     std::uint64_t latency_max = 0;
     std::uint64_t last_rx_tsc = 0;
+    std::uint64_t sink_idle_calls = 0;       // on_frames(n = 0): nothing arrived for kSinkIdleNs
+    std::uint64_t feedback_tx = 0;           // take_feedback frames accepted by the member port
+    std::uint64_t feedback_tx_full = 0;      // ... refused by the port (freed)
+    std::uint64_t feedback_alloc_failed = 0; // take_feedback not asked: no mbufs
 };
 
 struct RxQueueRef {
@@ -329,6 +345,17 @@ public:
 
     // Handoff rings (software RSS with several RX lcores): ring i feeds RX lcore i.
     void set_handoff(std::vector<rte_ring*> rings) { handoff_ = std::move(rings); }
+    // Sink timers: on_frames(now, _, 0) when nothing arrived for `idle` ticks.
+    void set_sink_idle(Tick idle) { sink_idle_ = idle; }
+    // Back channel: after on_frames, ask the sink for frames (mbufs of `mp`)
+    // and transmit them on ports[member] (TX queue `queue` of the receiving
+    // member port). The member is the one the most recent frame arrived on
+    // (the receiver answers on the link it hears the sender on); member 0
+    // until something arrived. Give it to ONE RX lcore only (TX queue owner).
+    void set_feedback(std::vector<TxPort> ports, rte_mempool* mp) {
+        fb_ports_ = std::move(ports);
+        fb_pool_ = mp;
+    }
 
     void poll(Tick now) noexcept;
     bool last_poll_empty() const noexcept { return last_empty_; }
@@ -364,6 +391,7 @@ private:
     };
     void retire(FlowSlot& s) noexcept;
     void account(Item& it, Tick now) noexcept;
+    void sink_tick(Tick now, bool called) noexcept;
 
     unsigned index_;
     std::vector<RxQueueRef> queues_;
@@ -382,6 +410,11 @@ private:
     std::vector<RxFrame> frames_;
     std::vector<std::uint8_t> linear_;   // scratch for chained frames
     bool last_empty_ = true;
+    Tick sink_idle_ = 0;
+    Tick last_sink_ = 0;
+    std::vector<TxPort> fb_ports_;
+    rte_mempool* fb_pool_ = nullptr;
+    std::uint8_t fb_member_ = 0;
     measure::ReorderStats totals_;
     std::uint64_t flows_seen_ = 0, split_links_ = 0, split_rx_ = 0;
     RxCounters c_;

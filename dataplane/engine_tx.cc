@@ -68,6 +68,7 @@ public:
     }
     bool finished() const override { return src_->finished(); }
     const FrameSource* frame_source() const override { return src_.get(); }
+    FrameSource* feedback_target() override { return src_.get(); }
     std::uint64_t too_small() const override {
         const auto* s = dynamic_cast<const SyntheticSource*>(src_.get());
         return s != nullptr ? s->too_small() : 0;
@@ -112,6 +113,7 @@ TxStage::TxStage(unsigned index, teaming::Team team, std::unique_ptr<MbufSource>
         throw std::invalid_argument("tx stage: " + std::to_string(ports_.size()) + " ports for " +
                                     std::to_string(n_members_) + " members");
     failovers_.reserve(kMaxFailoverRecords);
+    fb_target_ = source_->feedback_target();
 }
 
 TxStage::~TxStage() { release(); }
@@ -268,6 +270,18 @@ void TxStage::poll(Tick now) noexcept {
             const std::uint16_t k = rte_eth_rx_burst(ports_[m].port, ports_[m].queue, in, kBurstSize);
             if (k != 0) {
                 c_.return_path_rx += k;
+                if (fb_target_ != nullptr) {
+                    RxFrame f[kBurstSize];
+                    for (std::uint16_t i = 0; i < k; ++i) {
+                        f[i].data = rte_pktmbuf_mtod(in[i], const std::uint8_t*);
+                        f[i].len = in[i]->data_len;
+                        f[i].pkt_len = in[i]->pkt_len;
+                        f[i].member = m;
+                        f[i].queue = ports_[m].queue;
+                    }
+                    fb_target_->on_feedback(now, f, k);
+                    c_.return_path_fed += k;
+                }
                 rte_pktmbuf_free_bulk(in, k);
             }
         }

@@ -100,4 +100,11 @@ static_assert(offsetof(FlowKey, src_ip) == 24 && offsetof(FlowKey, dst_ip) == 40
 // fragments of a datagram hash alike).
 ParseStatus parse_frame(const std::uint8_t* data, std::size_t len, FlowKey& key);
 
+namespace detail {
+// parse_frame() without its fast path for untagged IPv4 (IHL 5) TCP/UDP:
+// same contract and, for every input, the same status and the same key bytes.
+// For tests and benchmarks only.
+ParseStatus parse_frame_general(const std::uint8_t* data, std::size_t len, FlowKey& key);
+} // namespace detail
+
 } // namespace flowteam::packet

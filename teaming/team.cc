@@ -99,13 +99,21 @@ Team::~Team() = default;
 Team::Team(Team&&) noexcept = default;
 Team& Team::operator=(Team&&) noexcept = default;
 
-void Team::assign(const BurstView& burst, std::uint8_t* out) {
+void Team::assign(const BurstView& burst, std::uint8_t* out) { assign(burst, out, nullptr, 0); }
+
+void Team::assign(const BurstView& burst, std::uint8_t* out, const std::uint32_t* next_hash,
+                  std::uint16_t next_n) {
     Impl& s = *impl_;
     const MemberView v = s.set.view(); // once per burst
     switch (s.cfg.mode) {
     case Mode::hash: assign_hash(burst, s.table, out); break;
     case Mode::vport: s.vport->assign(burst, v, s.table, out, s.counters.vport_overflow); break;
-    case Mode::dynamic: s.dynamic->assign(burst, v, out); break;
+    case Mode::dynamic:
+        if (next_n != 0)
+            s.dynamic->assign(burst, v, out, next_hash, next_n);
+        else
+            s.dynamic->assign(burst, v, out);
+        break;
     case Mode::roundrobin: s.rr.assign(burst, v, out); break;
     case Mode::flowcell: s.flowcell->assign(burst, v, out); break;
     case Mode::active_backup: s.ab.assign(burst, v, out); break;

@@ -72,6 +72,13 @@ public:
     // the vport id).
     void assign(const BurstView& burst, std::uint8_t* out);
 
+    // Same, with the flow hashes of the burst that comes next (look-ahead):
+    // dynamic mode passes them to flowlet::Dynamic so its table lines are
+    // prefetched; the other modes ignore them. Same results as assign() above.
+    // next_hash may be nullptr when next_n == 0.
+    void assign(const BurstView& burst, std::uint8_t* out, const std::uint32_t* next_hash,
+                std::uint16_t next_n);
+
     // Membership change (link down/up). Moves only the affected buckets /
     // vports / flowlets. Not on the per-packet path; no allocation. Returns
     // true when the state changed. Throws std::invalid_argument when `member`

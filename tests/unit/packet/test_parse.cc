@@ -490,6 +490,68 @@ TEST(ParseBounds, EveryPrefixOfValidFrames) {
     EXPECT_GT(prefixes, 600u * 60);
 }
 
+// parse_frame() takes a fast path for untagged IPv4 (IHL 5) TCP/UDP frames
+// that are not fragments. It must give the same status and byte-identical
+// keys as the general parser, on valid frames steered into the fast path,
+// on every prefix of them, and on random frames (near misses included). The
+// destination keys are pre-filled with garbage so an unwritten byte shows.
+TEST(ParseFastPath, SameKeyBytesAsTheGeneralPath) {
+    std::mt19937_64 rng(0x5eed'0004);
+    std::size_t fast_shaped = 0, compared = 0;
+    auto compare = [&](const std::uint8_t* data, std::size_t len, const char* what, int i) {
+        std::unique_ptr<std::uint8_t[]> copy(new std::uint8_t[len]); // ASan-exact block
+        if (len != 0) std::memcpy(copy.get(), data, len);
+        FlowKey fast, general;
+        std::memset(&fast, 0xA5, sizeof fast);
+        std::memset(&general, 0x5A, sizeof general);
+        const ParseStatus a = parse_frame(copy.get(), len, fast);
+        const ParseStatus b = detail::parse_frame_general(copy.get(), len, general);
+        ++compared;
+        ASSERT_EQ(a, b) << what << " " << i << " len " << len;
+        ASSERT_TRUE(same_key(fast, general)) << what << " " << i << " len " << len;
+    };
+    for (int i = 0; i < 3000; ++i) {
+        FrameSpec s = test::random_spec(rng);
+        if (i % 4 != 3) { // mostly the fast-path shape, with random addresses, ports, payload
+            s.n_vlans = 0;
+            s.l3 = L3::ipv4;
+            s.l4_proto = rng() % 2 == 0 ? kProtoTcp : kProtoUdp;
+            s.ipv4_options_len = 0;
+            s.more_fragments = false;
+            s.frag_offset = 0;
+            for (std::size_t k = 4; k < 16; ++k)
+                s.src_ip[k] = s.dst_ip[k] = 0;
+            ++fast_shaped;
+        }
+        const Bytes f = build(s);
+        compare(f.data(), f.size(), "frame", i);
+        if (i % 10 == 0)
+            for (std::size_t len = 0; len < f.size(); ++len)
+                compare(f.data(), len, "prefix", i);
+        // Near misses: one byte of the headers changed (ethertype, version/IHL,
+        // total length, flags/fragment offset, protocol) or anything at all.
+        static constexpr std::size_t kSpots[] = {12, 13, 14, 16, 17, 20, 21, 23};
+        Bytes g = f;
+        const std::size_t at = rng() % 2 == 0 ? kSpots[rng() % 8] : rng() % g.size();
+        g[at] = static_cast<std::uint8_t>(rng());
+        compare(g.data(), g.size(), "mutated", i);
+    }
+    // Hand-checked: the fast path fills exactly what the general path does.
+    FlowKey k;
+    std::memset(&k, 0xFF, sizeof k);
+    ASSERT_EQ(parse_frame(kIpv4TcpFrame.data(), kIpv4TcpFrame.size(), k), ParseStatus::ok);
+    EXPECT_EQ(k.outer_vlan | k.inner_vlan | k.vlan_count | k.pad_, 0);
+    EXPECT_FALSE(k.fragment);
+    EXPECT_TRUE(k.has_l4);
+    EXPECT_EQ(k.l4_offset, 34);
+    EXPECT_EQ(k.l3_offset, 14);
+    EXPECT_EQ(k.src_port, 8080);
+    EXPECT_EQ(k.dst_port, 443);
+    for (std::size_t b = 4; b < 16; ++b) EXPECT_EQ(k.src_ip[b] | k.dst_ip[b], 0) << b;
+    EXPECT_EQ(fast_shaped, 2250u);
+    EXPECT_GT(compared, 3000u * 3);
+}
+
 TEST(ParseBounds, RandomGarbage) {
     std::mt19937_64 rng(0x5eed'0002);
     static constexpr std::uint16_t kTypes[] = {kEtherTypeIpv4, kEtherTypeIpv6, kEtherTypeVlan, kEtherTypeQinQ,

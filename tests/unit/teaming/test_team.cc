@@ -2,6 +2,7 @@
 // Team: dispatch, counters, membership changes, the receive-side model.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <map>
@@ -320,6 +321,70 @@ TEST(Team, DynamicDelegatesToFlowlet) {
     }
     ASSERT_NE(team.dynamic_counters(), nullptr);
     EXPECT_EQ(team.dynamic_counters()->packets, 500u * 32);
+}
+
+// assign() with the next burst's hashes (look-ahead) gives exactly what the
+// plain assign() gives, in every mode, under membership churn, with bursts of
+// different sizes (including empty look-ahead) and a large dynamic table.
+TEST(Team, LookAheadAssignEqualsPlainAssign) {
+    for (Mode mode : kAllModes) {
+        auto m = equal_members(4);
+        m[2].capacity_bps = 1'000'000'000ull;
+        TeamConfig c = config(mode);
+        c.dynamic.table_entries = 1u << 16;
+        Team plain(c, m.data(), 4);
+        Team ahead(c, m.data(), 4);
+        Traffic tr(77 + static_cast<std::uint32_t>(mode), 4096);
+        struct Burst {
+            std::vector<std::uint32_t> hash, bytes, vport;
+            std::uint16_t n;
+            Tick now;
+        };
+        std::vector<Burst> bursts;
+        for (int b = 0; b < 2000; ++b) {
+            const auto n = static_cast<std::uint16_t>(b % 50 == 0 ? 0 : 1 + tr.rng() % 32);
+            const BurstView v = tr.next(n);
+            bursts.push_back({tr.hash, tr.bytes, tr.vport, n, v.now});
+        }
+        std::vector<std::uint8_t> got(32), want(32);
+        std::mt19937 churn(5);
+        for (std::size_t b = 0; b < bursts.size(); ++b) {
+            if (b % 97 == 0) {
+                const auto k = static_cast<std::uint8_t>(churn() % 4);
+                const bool up = churn() % 3 != 0;
+                ASSERT_EQ(plain.set_member_up(k, up), ahead.set_member_up(k, up));
+            }
+            const Burst& cur = bursts[b];
+            BurstView v;
+            v.hash = cur.hash.data();
+            v.bytes = cur.bytes.data();
+            v.vport = cur.vport.data();
+            v.n = cur.n;
+            v.now = cur.now;
+            const bool has_next = b + 1 < bursts.size();
+            const std::uint32_t* next_hash = has_next ? bursts[b + 1].hash.data() : nullptr;
+            const std::uint16_t next_n = has_next ? bursts[b + 1].n : 0;
+            std::fill(got.begin(), got.end(), 0xEE);
+            std::fill(want.begin(), want.end(), 0xEE);
+            plain.assign(v, want.data());
+            ahead.assign(v, got.data(), next_hash, next_n);
+            ASSERT_EQ(got, want) << to_string(mode) << " burst " << b;
+        }
+        const TeamCounters& a = ahead.counters();
+        const TeamCounters& p = plain.counters();
+        EXPECT_EQ(a.packets, p.packets);
+        EXPECT_EQ(a.bytes, p.bytes);
+        EXPECT_EQ(a.no_member, p.no_member);
+        EXPECT_GT(a.packets, 2000u * 10) << to_string(mode);
+        for (std::size_t k = 0; k < kMaxMembers; ++k) {
+            EXPECT_EQ(a.per_member_packets[k], p.per_member_packets[k]);
+            EXPECT_EQ(a.per_member_bytes[k], p.per_member_bytes[k]);
+        }
+        if (mode == Mode::dynamic) {
+            ASSERT_NE(ahead.dynamic_counters(), nullptr);
+            EXPECT_EQ(ahead.dynamic_counters()->packets, plain.dynamic_counters()->packets);
+        }
+    }
 }
 
 TEST(Team, MoveKeepsState) {
