@@ -284,8 +284,20 @@ json run_report(dp::MigrationSession& s, const dp::EngineReport& rep, const dp::
                  {"injected_corrupt", kc.injected_corrupt},
                  {"injected_truncate", kc.injected_truncate},
                  {"feedback_frames", kc.feedback_frames},
-                 {"feedback_ring_full", kc.feedback_ring_full}};
-    j["source"] = {{"frames", sc.frames}, {"buf_too_small", sc.buf_too_small}, {"feedback_frames", sc.feedback_frames}};
+                 {"feedback_buf_too_small", kc.feedback_buf_too_small}};
+    j["source"] = {{"frames", sc.frames},
+                   {"buf_too_small", sc.buf_too_small},
+                   {"feedback_frames", sc.feedback_frames},
+                   {"feedback_not_migration", sc.feedback_not_migration}};
+    // The back channel on the wire: receiving member port TX -> reverse path -> sending member port RX.
+    j["back_channel"] = {{"sink_feedback_tx", rep.feedback_tx},
+                         {"sink_feedback_tx_full", rep.feedback_tx_full},
+                         {"feedback_alloc_failed", rep.feedback_alloc_failed},
+                         {"reverse_forwarded", rep.reverse_forwarded},
+                         {"reverse_full", rep.reverse_full},
+                         {"return_path_rx", rep.return_path_rx},
+                         {"return_path_fed", rep.return_path_fed},
+                         {"sink_idle_calls", rep.sink_idle_calls}};
     j["engine"] = report_json(rep);   // every engine counter, same shape as `flowteam run --json`
     return j;
 }
@@ -348,6 +360,13 @@ void print_single(const json& j, const std::string& mode, const std::string& tea
                 k["injected_loss"].get<std::uint64_t>(), k["injected_corrupt"].get<std::uint64_t>(),
                 k["injected_truncate"].get<std::uint64_t>(), k["feedback_frames"].get<std::uint64_t>(),
                 j["receiver_drops"].dump().c_str());
+    const auto& bc = j["back_channel"];
+    std::printf("back channel: sink tx %" PRIu64 " (port full %" PRIu64 "), reverse path %" PRIu64 " (full %" PRIu64
+                "), sender port rx %" PRIu64 ", to Sender %" PRIu64 ", idle sink calls %" PRIu64 "\n",
+                bc["sink_feedback_tx"].get<std::uint64_t>(), bc["sink_feedback_tx_full"].get<std::uint64_t>(),
+                bc["reverse_forwarded"].get<std::uint64_t>(), bc["reverse_full"].get<std::uint64_t>(),
+                bc["return_path_rx"].get<std::uint64_t>(), j["source"]["feedback_frames"].get<std::uint64_t>(),
+                bc["sink_idle_calls"].get<std::uint64_t>());
     std::printf("engine: stop '%s', traffic %.2f s\n", j["engine"]["stop_reason"].get<std::string>().c_str(),
                 j["engine"]["traffic_s"].get<double>());
 }

@@ -430,6 +430,7 @@ nlohmann::json report_json(const dp::EngineReport& r) {
     tx["source_pushback"] = r.source_pushback;
     tx["source_too_small"] = r.source_too_small;
     tx["return_path_rx"] = r.return_path_rx;
+    tx["return_path_fed"] = r.return_path_fed;
     for (std::size_t i = 0; i < packet::kHashLayerCount; ++i)
         tx["hash_layers"][packet::to_string(static_cast<packet::HashLayer>(i))] = r.hash_layers[i];
     tx["team"] = {{"packets", r.team.packets},         {"bytes", r.team.bytes},

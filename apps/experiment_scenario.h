@@ -711,7 +711,9 @@ inline Expansion expand(const Scenario& s) {
         }
 
         // members → rates
-        std::vector<std::string> rates = split_on(opts.count("rates") ? opts["rates"].values.front() : "10G,10G", ",");
+        // (without `rates`, members replicate the engine's default member rate)
+        std::vector<std::string> rates =
+            split_on(opts.count("rates") ? opts["rates"].values.front() : members ? "10G" : "10G,10G", ",");
         if (members) {
             if (rates.size() == 1) rates.assign(*members, rates.front());
             else if (rates.size() != *members)

@@ -271,6 +271,13 @@ void build_rx(Run& r, bool stamps, RxRss rss) {
                                                  r.opts.track_flows, rc, gap, stamps,
                                                  r.opts.sink_factory ? r.opts.sink_factory(i) : nullptr, r.shared));
     }
+    for (auto& s : r.rx) s->set_sink_idle(ticks_from_ns(kSinkIdleNs, r.hz));
+    if (!r.rx.empty() && !r.rx_ports.empty()) {
+        // Back channel: the first RX lcore owns TX queue 0 of every receiving member port.
+        std::vector<TxPort> fb;
+        for (auto& p : r.rx_ports) fb.push_back({p->id(), 0});
+        r.rx.front()->set_feedback(std::move(fb), lookup_pool(r.rx_ports.front()->setup().pool_name));
+    }
     if (rss == RxRss::software && n_rx > 1) {
         const unsigned id = g_run_counter.load();
         for (unsigned i = 0; i < n_rx; ++i) {
@@ -721,6 +728,7 @@ void fill_report(Run& r) {
         rep.source_pushback = c.pushback;
         rep.source_too_small = r.tx->source().too_small();
         rep.return_path_rx = c.return_path_rx;
+        rep.return_path_fed = c.return_path_fed;
         for (std::size_t i = 0; i < packet::kHashLayerCount; ++i) rep.hash_layers[i] = c.hash_layers[i];
         rep.team = r.tx->team().counters();
         if (const auto* d = r.tx->team().dynamic_counters(); d != nullptr) {
@@ -756,6 +764,8 @@ void fill_report(Run& r) {
             mr.link_utilisation = span > 0 ? secs(lc.busy_ticks, r.hz) / span : 0;
             mr.down_events = w.down_events[m];
             mr.up_events = w.up_events[m];
+            rep.reverse_forwarded += w.reverse[m];
+            rep.reverse_full += w.reverse_full[m];
             rep.wire_lost += mr.link_lost + mr.port_ring_lost;
             rep.wire_dropped += lc.dropped_total() + mr.switch_no_member + mr.switch_rx_full;
         }
@@ -772,6 +782,10 @@ void fill_report(Run& r) {
         for (std::size_t i = 0; i < kProbeStatusCount; ++i) rep.probe_status[i] += c.probe[i];
         rep.rx_handoff += c.handoff;
         rep.rx_handoff_full += c.handoff_full;
+        rep.sink_idle_calls += c.sink_idle_calls;
+        rep.feedback_tx += c.feedback_tx;
+        rep.feedback_tx_full += c.feedback_tx_full;
+        rep.feedback_alloc_failed += c.feedback_alloc_failed;
         rep.flows_untracked += c.untracked;
         rep.member_changes += c.member_changes;
         rep.member_changes_below_gap += c.member_changes_below_gap;
@@ -863,9 +877,14 @@ EngineReport run_testbed(const EngineOptions& opts) {
     for (std::uint8_t m = 0; m < r.n; ++m) {
         wp[m].tx_rings.push_back(ring_a_to_b(r.send_pairs[m], 0));
         for (std::uint16_t q = 0; q < opts.rx_queues; ++q) wp[m].rx_rings.push_back(ring_a_to_b(r.recv_pairs[m], q));
+        // Reverse: receiving port b's TX queue 0 (ring b->a of the receiving
+        // pair) -> sending port a's RX queue 0 (ring b->a of the sending pair).
+        wp[m].rev_in = ring_b_to_a(r.recv_pairs[m], 0);
+        wp[m].rev_out = ring_b_to_a(r.send_pairs[m], 0);
     }
     r.wire = std::make_unique<WireStage>(opts.links, std::move(wp), opts.team.teaming, opts.team.mode,
                                          opts.receiver_primary, r.reta, r.rss_key, r.shared, r.hz);
+    r.tx->set_poll_return_path(true);   // the reverse direction (FrameSource::on_feedback)
     build_rx(r, /*stamps=*/true, RxRss::trusted);
     plan_layout(r);
     return finish(r);

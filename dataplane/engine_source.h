@@ -77,6 +77,7 @@ public:
     }
 };
 
+class FrameSink {
 public:
     virtual ~FrameSink() = default;
     virtual void on_frames(Tick now, const RxFrame* frames, std::uint16_t n) = 0;

@@ -105,7 +105,10 @@ void build_migrate_headers(std::uint8_t* f, std::uint16_t vm, std::uint32_t flow
     put16(udp + 6, 0);
 }
 
-const std::uint8_t* migrate_payload(const std::uint8_t* f, std::uint32_t len, std::uint32_t& payload_len) noexcept {
+namespace {
+// port_at: 2 = destination port (forward frames), 0 = source port (feedback).
+const std::uint8_t* udp_payload_at(const std::uint8_t* f, std::uint32_t len, std::uint32_t& payload_len,
+                                   unsigned port_at) noexcept {
     if (len < kL2L4 || f[12] != 0x08 || f[13] != 0x00) return nullptr;
     const std::uint8_t* ip = f + 14;
     if ((ip[0] >> 4) != 4) return nullptr;
@@ -114,38 +117,22 @@ const std::uint8_t* migrate_payload(const std::uint8_t* f, std::uint32_t len, st
     const std::uint32_t ip_len = get16(ip + 2);
     if (ip_len < ihl + 8 || 14 + ip_len > len) return nullptr;
     const std::uint8_t* udp = ip + ihl;
-    if (get16(udp + 2) != kMigrateDstPort) return nullptr;
+    if (get16(udp + port_at) != kMigrateDstPort) return nullptr;
     const std::uint32_t udp_len = get16(udp + 4);
     if (udp_len < 8 || udp_len > ip_len - ihl) return nullptr;
     payload_len = udp_len - 8;
     return udp + 8;
 }
+} // namespace
 
-// ------------------------------------------------------------ back channel
+const std::uint8_t* migrate_payload(const std::uint8_t* f, std::uint32_t len, std::uint32_t& payload_len) noexcept {
+    return udp_payload_at(f, len, payload_len, 2);
+}
 
-// Single producer (sink, RX lcore) / single consumer (source, TX lcore).
-struct MigrationSession::Feedback {
-    struct Slot {
-        std::uint32_t len = 0;
-        std::uint8_t data[mig::udp_payload_capacity(mig::kMaxMtu)];
-    };
-    std::vector<Slot> slots = std::vector<Slot>(kFeedbackSlots);
-    alignas(64) std::atomic<std::uint64_t> head{0}; // next to write (producer)
-    alignas(64) std::atomic<std::uint64_t> tail{0}; // next to read (consumer)
-
-    Slot* producer_slot() noexcept {
-        const std::uint64_t h = head.load(std::memory_order_relaxed);
-        if (h - tail.load(std::memory_order_acquire) >= kFeedbackSlots) return nullptr;
-        return &slots[h & (kFeedbackSlots - 1)];
-    }
-    void publish() noexcept { head.store(head.load(std::memory_order_relaxed) + 1, std::memory_order_release); }
-    const Slot* consumer_slot() noexcept {
-        const std::uint64_t t = tail.load(std::memory_order_relaxed);
-        if (t == head.load(std::memory_order_acquire)) return nullptr;
-        return &slots[t & (kFeedbackSlots - 1)];
-    }
-    void release() noexcept { tail.store(tail.load(std::memory_order_relaxed) + 1, std::memory_order_release); }
-};
+const std::uint8_t* migrate_feedback_payload(const std::uint8_t* f, std::uint32_t len,
+                                             std::uint32_t& payload_len) noexcept {
+    return udp_payload_at(f, len, payload_len, 0);
+}
 
 // ------------------------------------------------------------ source
 
@@ -160,14 +147,6 @@ public:
         if (!sched.started()) {
             sched.start(now);
             s_.first_tick_ = now;
-        }
-        // back channel: at most one ring's worth per burst
-        for (std::uint32_t i = 0; i < kFeedbackSlots; ++i) {
-            const auto* slot = s_.fb_->consumer_slot();
-            if (slot == nullptr) break;
-            snd.on_feedback(now, slot->data, slot->len);
-            ++s_.src_ctr_.feedback_frames;
-            s_.fb_->release();
         }
         sched.poll(now);
         std::uint16_t k = 0;
@@ -191,6 +170,20 @@ public:
         return k;
     }
     bool finished() const override { return finished_; }
+
+    void on_feedback(Tick now, const RxFrame* frames, std::uint16_t n) override {
+        auto& snd = *s_.sender_;
+        for (std::uint16_t i = 0; i < n; ++i) {
+            std::uint32_t plen = 0;
+            const std::uint8_t* p = migrate_feedback_payload(frames[i].data, frames[i].len, plen);
+            if (p == nullptr) {
+                ++s_.src_ctr_.feedback_not_migration;
+                continue;
+            }
+            snd.on_feedback(now, p, plen);
+            ++s_.src_ctr_.feedback_frames;
+        }
+    }
 
 private:
     MigrationSession& s_;
@@ -248,22 +241,35 @@ public:
         if (now - last_poll_ >= period_) {
             last_poll_ = now;
             rx.poll(now);
-            for (;;) {
-                auto* slot = s_.fb_->producer_slot();
-                std::uint8_t* dst = slot != nullptr ? slot->data : scratch_;
-                mig::FeedbackFrame ff;
-                const std::size_t w = rx.next_feedback(now, dst, fb_cap_, ff);
-                if (w == 0) break;
-                ++c.feedback_frames;
-                if (slot == nullptr) {
-                    ++c.feedback_ring_full;
-                    continue;
-                }
-                slot->len = static_cast<std::uint32_t>(w);
-                s_.fb_->publish();
-            }
+            feedback_due_ = true;
         }
         c.busy_cycles += rte_rdtsc() - t0;
+    }
+
+    std::uint16_t take_feedback(Tick now, FrameBuf* bufs, std::uint16_t n) override {
+        if (!feedback_due_) return 0;
+        const Tick t0 = rte_rdtsc();
+        auto& rx = *s_.receiver_;
+        auto& c = s_.sink_ctr_;
+        std::uint16_t k = 0;
+        for (; k < n; ++k) {
+            FrameBuf& b = bufs[k];
+            if (b.cap < kL2L4 + fb_cap_) [[unlikely]] {
+                ++c.feedback_buf_too_small;   // stays due: asked again with the next buffers
+                break;
+            }
+            mig::FeedbackFrame ff;
+            const std::size_t w = rx.next_feedback(now, b.data + kL2L4, fb_cap_, ff);
+            if (w == 0) {
+                feedback_due_ = false;
+                break;
+            }
+            build_migrate_headers(b.data, ff.vm, ff.flow, static_cast<std::uint32_t>(w), true);
+            b.len = kL2L4 + static_cast<std::uint32_t>(w);
+            ++c.feedback_frames;
+        }
+        c.busy_cycles += rte_rdtsc() - t0;
+        return k;
     }
 
 private:
@@ -271,6 +277,7 @@ private:
     Prng rng_;
     Tick period_;
     Tick last_poll_ = 0;
+    bool feedback_due_ = false; // Receiver::poll ran; next_feedback may have frames
     std::uint16_t channels_;
     std::uint32_t fb_cap_;
     alignas(64) std::uint8_t scratch_[mig::udp_payload_capacity(mig::kMaxMtu)];
@@ -299,7 +306,6 @@ MigrationSession::MigrationSession(const MigrateConfig& cfg, std::uint64_t tsc_h
     }
     sender_ = std::make_unique<mig::Sender>(*mem_, *sched_, cfg_.sender, tx_codec_.get());
     receiver_ = std::make_unique<mig::Receiver>(*mem_, cfg_.receiver, rx_codec_.get());
-    fb_ = std::make_unique<Feedback>();
     const std::uint32_t flows = static_cast<std::uint32_t>(mem_->vm_count()) * cfg_.sched.precopy.channels;
     measure::ReorderConfig rc;
     rc.first_seq = 0;

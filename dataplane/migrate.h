@@ -10,20 +10,22 @@
 //   MigrationSource : FrameSource  Sender::next_frame -> Ethernet/IPv4/UDP
 //        (198.18.0.0/15; UDP source port per (VM, channel) flow so the team
 //        hash and RSS spread channels; source MAC per VM so vport pins a VM);
-//        calls Scheduler::poll every burst and hands back-channel frames to
-//        Sender::on_feedback on the TX lcore.
+//        calls Scheduler::poll every burst; on_feedback parses the
+//        back-channel frames and hands them to Sender::on_feedback (TX lcore).
 //   MigrationSink : FrameSink      validates L2-L4, Receiver::on_frame,
 //        per-channel reorder metrics (wire sequence) and receive-member
-//        shares; Receiver::poll + next_feedback every `feedback_period_ns`.
+//        shares; Receiver::poll every `feedback_period_ns` (the engine calls
+//        on_frames with n = 0 while nothing arrives), and take_feedback writes
+//        Receiver::next_feedback as Ethernet/IPv4/UDP frames
+//        (build_migrate_headers(..., reverse = true)).
 //        Optional fault injection before the receiver (loss, corrupted
 //        header byte, truncation), each counted.
 //
-// Back channel: the sink pushes feedback payloads into a single-producer /
-// single-consumer ring the source drains once per burst (one call per
-// burst, no lock, no allocation). The engine's testbed does not carry
-// frames in the reverse direction yet; when it does, the same payloads go
-// out as Ethernet/IPv4/UDP frames on the receiving member port
-// (FeedbackSink::take_feedback) — see the report of issue 4.
+// Back channel: over the team's reverse direction. The engine transmits the
+// sink's frames on a receiving member port; they reach the sender's member
+// port and FrameSource::on_feedback (see engine_source.h). No in-process
+// queue: a frame the sink could not send is lost like any other, and the
+// sender's re-send timer recovers.
 //
 // Threading: the source lives on the TX lcore, the sink on ONE RX lcore
 // (EngineOptions::max_rx_lcores = 1; make_sink() throws on a second call).
@@ -51,8 +53,6 @@ class DeflateCodec;
 
 inline constexpr std::uint16_t kMigrateDstPort = 7700;   // UDP destination port (data and feedback)
 inline constexpr std::uint16_t kMigrateSrcPortBase = 20000; // + flow index
-inline constexpr std::uint32_t kFeedbackSlots = 512;     // back-channel ring, power of two
-static_assert((kFeedbackSlots & (kFeedbackSlots - 1)) == 0);
 
 enum class MigrateCompress : std::uint8_t { none, isal, zlib };
 const char* to_string(MigrateCompress c);
@@ -79,6 +79,7 @@ struct SourceCounters {
     std::uint64_t frames = 0, payload_bytes = 0;
     std::uint64_t buf_too_small = 0;    // engine buffer smaller than one frame (not sent)
     std::uint64_t feedback_frames = 0;  // back-channel payloads handed to the sender
+    std::uint64_t feedback_not_migration = 0; // return-path frames that were not migration feedback
     std::uint64_t busy_cycles = 0;      // TSC cycles inside fill() (frame build incl. compression)
 };
 
@@ -88,8 +89,8 @@ struct SinkCounters {
     std::uint64_t accepted = 0;         // Receiver said ok
     std::uint64_t rejected = 0;         // Receiver dropped (by reason: Receiver::drops())
     std::uint64_t injected_loss = 0, injected_corrupt = 0, injected_truncate = 0;
-    std::uint64_t feedback_frames = 0;  // produced by the receiver
-    std::uint64_t feedback_ring_full = 0; // not queued (the sender's timeout recovers)
+    std::uint64_t feedback_frames = 0;  // produced by the receiver (written into engine buffers)
+    std::uint64_t feedback_buf_too_small = 0; // engine buffer smaller than one feedback frame (retried)
     std::uint64_t payload_bytes = 0;
     std::uint64_t busy_cycles = 0;      // TSC cycles inside on_frames()
 };
@@ -134,10 +135,6 @@ public:
     Tick first_tick() const { return first_tick_; }
     Tick last_tick() const { return last_tick_.load(std::memory_order_relaxed); }
 
-    // ---- the pieces the source and sink use (one thread each)
-    struct Feedback;
-    Feedback& feedback() { return *fb_; }
-
 private:
     friend class MigrationSource;
     friend class MigrationSink;
@@ -149,7 +146,6 @@ private:
     std::unique_ptr<DeflateCodec> tx_codec_, rx_codec_;
     std::unique_ptr<migration::Sender> sender_;
     std::unique_ptr<migration::Receiver> receiver_;
-    std::unique_ptr<Feedback> fb_;
     SourceCounters src_ctr_;
     SinkCounters sink_ctr_;
     std::vector<measure::FlowReorder> reorder_;           // per flow
@@ -168,5 +164,8 @@ void build_migrate_headers(std::uint8_t* frame, std::uint16_t vm, std::uint32_t 
                            bool reverse) noexcept;
 // The UDP payload of a migration frame, or nullptr (not IPv4/UDP to the port, bad lengths).
 const std::uint8_t* migrate_payload(const std::uint8_t* frame, std::uint32_t len, std::uint32_t& payload_len) noexcept;
+// The same for a back-channel frame (IPv4/UDP FROM kMigrateDstPort, reverse = true).
+const std::uint8_t* migrate_feedback_payload(const std::uint8_t* frame, std::uint32_t len,
+                                             std::uint32_t& payload_len) noexcept;
 
 } // namespace flowteam::dataplane

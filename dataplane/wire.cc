@@ -251,6 +251,23 @@ void WireStage::poll(Tick now) noexcept {
         --budget;
     }
     flush_targets();
+
+    // Reverse direction: receiving member port TX -> sending member port RX,
+    // as is (no emulation; frames queued there when the run ends are freed
+    // with the rings).
+    for (std::uint8_t m = 0; m < n_; ++m) {
+        const WireMemberPorts& p = ports_[m];
+        if (p.rev_in == nullptr || p.rev_out == nullptr) continue;
+        void* objs[kBurstSize];
+        const unsigned k = rte_ring_dequeue_burst(p.rev_in, objs, kBurstSize, nullptr);
+        if (k == 0) continue;
+        const unsigned in = rte_ring_enqueue_burst(p.rev_out, objs, k, nullptr);
+        c_.reverse[m] += in;
+        if (in < k) {
+            c_.reverse_full[m] += k - in;
+            rte_pktmbuf_free_bulk(reinterpret_cast<rte_mbuf**>(objs + in), k - in);
+        }
+    }
 }
 
 } // namespace flowteam::dataplane::engine_detail

@@ -23,6 +23,7 @@ struct Outcome {
     std::uint64_t resent = 0, compressed_pages = 0, duplicate = 0, max_active = 0;
     std::uint64_t frames_received = 0;
     dp::SinkCounters sink{};
+    dp::SourceCounters source{};
     mig::WireDropCounters drops{};
     dp::EngineReport rep;
     std::uint32_t channel_flows = 0, flows_on_two_members = 0;
@@ -80,6 +81,7 @@ Outcome migrate(dp::MigrateConfig cfg, dp::EngineOptions o) {
     out.duplicate = t.duplicate;
     out.max_active = t.max_active;
     out.sink = s.sink_counters();
+    out.source = s.source_counters();
     out.drops = s.receiver().drops();
     for (const auto& cs : s.channel_stats()) {
         ++out.channel_flows;
@@ -119,6 +121,36 @@ TEST(Migrate, OnePercentLossStillVerifiedWithResends) {
     expect_all_verified(o);
     EXPECT_GT(o.sink.injected_loss, 0u);
     EXPECT_GT(o.resent, 0u);
+}
+
+// The back channel crosses the team's reverse direction: every feedback frame
+// the receiver wrote left on a receiving member port, was carried by the wire
+// to a sending member port, received there and handed to the Sender — with
+// 1 % loss on the forward path, which only the feedback (NACK/page
+// requests) and the re-send timer can repair.
+TEST(Migrate, FeedbackCrossesReversePathWithLoss) {
+    dp::MigrateConfig c = small_config(2, 8u << 20);
+    c.faults.loss_ppm = 10'000; // 1 %
+    const Outcome o = migrate(c, testbed(1500));
+    expect_all_verified(o);
+    EXPECT_GT(o.sink.injected_loss, 0u);
+    EXPECT_GT(o.sink.feedback_frames, 0u);
+    EXPECT_GT(o.rep.feedback_tx, 0u);
+    EXPECT_GT(o.rep.reverse_forwarded, 0u);
+    EXPECT_GT(o.rep.return_path_rx, 0u);
+    EXPECT_GT(o.source.feedback_frames, 0u);
+    EXPECT_EQ(o.source.feedback_not_migration, 0u);
+    // conservation: written by the sink = sent by the port (nothing refused,
+    // nothing lost on the way back: the reverse path is not emulated); what
+    // the sender's ports received is what the wire forwarded (or fewer, if
+    // the run ended with some still queued), and all of it was migration feedback.
+    EXPECT_EQ(o.rep.feedback_tx_full, 0u);
+    EXPECT_EQ(o.rep.feedback_tx, o.sink.feedback_frames);
+    EXPECT_EQ(o.rep.reverse_full, 0u);
+    EXPECT_LE(o.rep.reverse_forwarded, o.rep.feedback_tx);
+    EXPECT_LE(o.rep.return_path_rx, o.rep.reverse_forwarded);
+    EXPECT_EQ(o.rep.return_path_fed, o.rep.return_path_rx);
+    EXPECT_EQ(o.source.feedback_frames, o.rep.return_path_fed);
 }
 
 TEST(Migrate, JumboFrames) {
