@@ -240,6 +240,10 @@ std::unique_ptr<MbufSource> make_source(Run& r, rte_mempool* mp) {
 void build_tx(Run& r) {
     teaming::TeamConfig tc = r.opts.team;
     tc.dynamic.delta = ticks_from_ns(r.opts.flowlet_gap_ns, r.hz);
+    // CONGA's estimator period (T_dre = 20 us, tau = T_dre / alpha = 160 us) when the
+    // user gave none: derived from delta it collapses to one tick at delta = 0 and the
+    // least-loaded policy would see every member tied at zero load.
+    if (tc.dynamic.dre_period == 0) tc.dynamic.dre_period = ticks_from_us(20, r.hz);
     std::vector<MemberInfo> infos(r.n);
     for (std::uint8_t m = 0; m < r.n; ++m) infos[m].capacity_bps = r.opts.links[m].rate_bps;
     teaming::Team team(tc, infos.data(), r.n);
