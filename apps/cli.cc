@@ -72,25 +72,13 @@ int run_guarded(const std::string& cmd, int (*body)(int, char**), int argc, char
     }
 }
 
-std::vector<std::uint8_t> parse_hex(const std::string& option, const std::string& text) {
-    std::string digits;
-    for (char c : text) {
-        if (c == ':' || c == ' ' || c == '-') continue;
-        digits.push_back(c);
+packet::ToeplitzKey parse_rss_key(const std::string& option, const std::string& text) {
+    if (text == "symmetric") return packet::ToeplitzKey::symmetric();
+    try {
+        return packet::ToeplitzKey::from_hex(text);
+    } catch (const std::invalid_argument& e) {
+        throw UsageError(option + ": " + e.what() + "; or 'symmetric'");
     }
-    if (digits.rfind("0x", 0) == 0 || digits.rfind("0X", 0) == 0) digits.erase(0, 2);
-    if (digits.empty() || digits.size() % 2 != 0)
-        throw UsageError(option + ": '" + text + "' is not an even number of hex digits");
-    std::vector<std::uint8_t> out;
-    out.reserve(digits.size() / 2);
-    for (std::size_t i = 0; i < digits.size(); i += 2) {
-        unsigned v = 0;
-        auto [p, ec] = std::from_chars(digits.data() + i, digits.data() + i + 2, v, 16);
-        if (ec != std::errc() || p != digits.data() + i + 2)
-            throw UsageError(option + ": '" + digits.substr(i, 2) + "' is not a hex byte");
-        out.push_back(static_cast<std::uint8_t>(v));
-    }
-    return out;
 }
 
 static std::uint64_t parse_u64(const std::string& option, std::string_view s) {

@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "packet/toeplitz.h"
+
 namespace flowteam::apps {
 
 namespace po = boost::program_options;
@@ -35,7 +37,8 @@ bool parse_command_line(const std::string& cmd, const std::string& summary, int 
 int run_guarded(const std::string& cmd, int (*body)(int, char**), int argc, char** argv);
 
 // Small value parsers shared by subcommands (each throws UsageError naming the option).
-std::vector<std::uint8_t> parse_hex(const std::string& option, const std::string& text);
+// An RSS key: hex (packet::ToeplitzKey::from_hex formats) or "symmetric".
+packet::ToeplitzKey parse_rss_key(const std::string& option, const std::string& text);
 std::vector<std::uint32_t> parse_uint_list(const std::string& option, const std::string& text); // "0,1,4-7"
 std::uint64_t parse_rate_bps(const std::string& option, const std::string& text);             // "10G", "1g", "2.5G", "100M"
 std::uint64_t parse_duration_ns(const std::string& option, const std::string& text);          // "500us", "1ms", "2s", "0"

@@ -88,20 +88,8 @@ int body(int argc, char** argv) {
                             argc, argv, opts, vm))
         return 0;
 
-    packet::ToeplitzKey key;
-    if (vm.count("key") != 0) {
-        const auto text = vm["key"].as<std::string>();
-        if (text == "symmetric") {
-            key = packet::ToeplitzKey::symmetric();
-        } else {
-            const auto bytes = parse_hex("--key", text);
-            if (bytes.size() < packet::ToeplitzKey::kMinLen || bytes.size() > packet::ToeplitzKey::kMaxLen)
-                throw UsageError("--key: " + std::to_string(bytes.size()) + " bytes; allowed " +
-                                 std::to_string(packet::ToeplitzKey::kMinLen) + ".." +
-                                 std::to_string(packet::ToeplitzKey::kMaxLen) + " (40 for IPv6 4-tuples)");
-            key = packet::ToeplitzKey(bytes);
-        }
-    }
+    const packet::ToeplitzKey key =
+        vm.count("key") != 0 ? parse_rss_key("--key", vm["key"].as<std::string>()) : packet::ToeplitzKey();
     const auto src = parse_endpoint("--src", vm["src"].as<std::string>());
     const auto dst = parse_endpoint("--dst", vm["dst"].as<std::string>());
     if (src.v6 != dst.v6) throw UsageError("--src/--dst: one is IPv4 and the other IPv6");

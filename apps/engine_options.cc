@@ -237,7 +237,7 @@ dp::EngineOptions engine_options_from(const po::variables_map& vm, EngineRole ro
     o.receiver_primary = o.team.primary;
     if (vm.count("rss-key") != 0) {
         const std::string k = str(vm, "rss-key");
-        o.rss_key = k == "symmetric" ? packet::ToeplitzKey::symmetric() : packet::ToeplitzKey(parse_hex("--rss-key", k));
+        o.rss_key = parse_rss_key("--rss-key", k);
     }
 
     // ---- members

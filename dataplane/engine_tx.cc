@@ -324,9 +324,11 @@ void TxStage::poll(Tick now) noexcept {
                     }
                     bytes[n] = mb->pkt_len;
                     const packet::FlowKey& k = keys[n];
-                    vport[n] = (static_cast<std::uint32_t>(k.src_mac[2]) << 24) |
-                               (static_cast<std::uint32_t>(k.src_mac[3]) << 16) |
-                               (static_cast<std::uint32_t>(k.src_mac[4]) << 8) | k.src_mac[5];
+                    // The vport id (source MAC) matters only to the vport mode.
+                    vport[n] = vport_mode_ ? (static_cast<std::uint32_t>(k.src_mac[2]) << 24) |
+                                                 (static_cast<std::uint32_t>(k.src_mac[3]) << 16) |
+                                                 (static_cast<std::uint32_t>(k.src_mac[4]) << 8) | k.src_mac[5]
+                                           : 0;
                     pkts[n] = mb;
                     ++n;
                 }

@@ -207,11 +207,16 @@ std::size_t encode_frame(const FrameHeader& h, const std::uint8_t* body, std::ui
     return len;
 }
 
-std::size_t encode_acks(FrameHeader h, const AckEntry* e, std::uint32_t n, std::uint8_t* out,
-                        std::size_t cap) noexcept {
-    const std::size_t body = static_cast<std::size_t>(n) * kAckEntrySize;
-    if (n == 0 || out == nullptr || body > 0xFFFFu || cap < kHeaderSize + body) return 0;
-    h.type = FrameType::ack;
+namespace {
+
+// Shared by the back-channel encoders: checks room for n entries of
+// entry_size bytes, turns `h` into a header-only frame of `type` carrying
+// them, and returns where the entries go (nullptr when they do not fit).
+std::uint8_t* begin_entries(FrameHeader& h, FrameType type, std::uint32_t n, std::size_t entry_size,
+                            std::uint8_t* out, std::size_t cap) noexcept {
+    const std::size_t body = static_cast<std::size_t>(n) * entry_size;
+    if (n == 0 || out == nullptr || body > 0xFFFFu || cap < kHeaderSize + body) return nullptr;
+    h.type = type;
     h.flags = 0;
     h.round = 0;
     h.page = 0;
@@ -219,29 +224,28 @@ std::size_t encode_acks(FrameHeader h, const AckEntry* e, std::uint32_t n, std::
     h.page_len = 0;
     h.count = n;
     h.payload_len = static_cast<std::uint16_t>(body);
-    std::uint8_t* b = out + kHeaderSize;
+    return out + kHeaderSize;
+}
+
+} // namespace
+
+std::size_t encode_acks(FrameHeader h, const AckEntry* e, std::uint32_t n, std::uint8_t* out,
+                        std::size_t cap) noexcept {
+    std::uint8_t* b = begin_entries(h, FrameType::ack, n, kAckEntrySize, out, cap);
+    if (b == nullptr) return 0;
     for (std::uint32_t i = 0; i < n; ++i, b += kAckEntrySize) {
         st<std::uint32_t>(b, e[i].round);
         st<std::uint32_t>(b + 4, e[i].first_page);
         st<std::uint32_t>(b + 8, e[i].count);
     }
     write_header(h, out);
-    return kHeaderSize + body;
+    return kHeaderSize + h.payload_len;
 }
 
 std::size_t encode_requests(FrameHeader h, const PageRequest* e, std::uint32_t n, std::uint8_t* out,
                             std::size_t cap) noexcept {
-    const std::size_t body = static_cast<std::size_t>(n) * kRequestEntrySize;
-    if (n == 0 || out == nullptr || body > 0xFFFFu || cap < kHeaderSize + body) return 0;
-    h.type = FrameType::page_request;
-    h.flags = 0;
-    h.round = 0;
-    h.page = 0;
-    h.offset = 0;
-    h.page_len = 0;
-    h.count = n;
-    h.payload_len = static_cast<std::uint16_t>(body);
-    std::uint8_t* b = out + kHeaderSize;
+    std::uint8_t* b = begin_entries(h, FrameType::page_request, n, kRequestEntrySize, out, cap);
+    if (b == nullptr) return 0;
     for (std::uint32_t i = 0; i < n; ++i, b += kRequestEntrySize) {
         st<std::uint32_t>(b, e[i].round);
         st<std::uint16_t>(b + 4, e[i].channel);
@@ -250,7 +254,7 @@ std::size_t encode_requests(FrameHeader h, const PageRequest* e, std::uint32_t n
         st<std::uint32_t>(b + 12, e[i].last_page);
     }
     write_header(h, out);
-    return kHeaderSize + body;
+    return kHeaderSize + h.payload_len;
 }
 
 AckEntry ack_entry(const FrameView& f, std::uint32_t i) noexcept {
