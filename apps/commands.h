@@ -11,5 +11,6 @@ int cmd_tx(int argc, char** argv);
 int cmd_rx(int argc, char** argv);
 int cmd_experiment(int argc, char** argv);
 int cmd_migrate(int argc, char** argv);
+int cmd_bridge(int argc, char** argv);
 
 } // namespace flowteam::apps

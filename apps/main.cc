@@ -26,6 +26,7 @@ constexpr Command kCommands[] = {
     {"experiment", flowteam::apps::cmd_experiment, "run a scenario sweep of `run`s: results JSON/CSV, summary, plots"},
     {"migrate", flowteam::apps::cmd_migrate,
      "live migration of N VMs over the testbed, verified; no --mode: compare every mode (the main job)"},
+    {"bridge", flowteam::apps::cmd_bridge, "the team as a bump in the wire between two tap interfaces (kernel TCP; DPDK)"},
 };
 
 void usage(std::ostream& os) {
