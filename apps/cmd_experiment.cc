@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: BSD-3-Clause
-// `flowteam experiment`: run a scenario (a sweep of `flowteam run` options) and
+// `flowteam experiment`: run a scenario (a sweep of `flowteam run` or
+// `flowteam migrate` options) and
 // write a results directory:
 //   DIR/runs/<id>.json       each run's `flowteam run --json` report (written
 //                            only when the run finished normally: its presence
@@ -87,9 +88,13 @@ std::optional<nlohmann::json> load_json(const std::string& path) {
 
 // A run's report is complete when it parses, carries a report and the run was
 // not cut short by a signal.
+// `flowteam migrate --json` carries the engine's report under "engine" and the
+// migration's under "total".
 bool complete(const std::optional<nlohmann::json>& j) {
-    return j && j->is_object() && j->contains("report") && j->contains("parameters") &&
-           !(*j)["report"].value("stopped_by_signal", false);
+    if (!j || !j->is_object() || !j->contains("parameters")) return false;
+    if (j->contains("report")) return !(*j)["report"].value("stopped_by_signal", false);
+    return j->contains("total") && j->contains("engine") && (*j)["engine"].is_object() &&
+           !(*j)["engine"].value("stopped_by_signal", false);
 }
 
 struct Spawned {
@@ -154,7 +159,7 @@ Spawned wait_child(pid_t pid, double timeout_s) {
     }
 }
 
-std::string find_plot_script() {
+std::string find_script(const char* name) {
     std::vector<fs::path> dirs;
     if (const char* d = std::getenv("FLOWTEAM_SCRIPTS_DIR"); d != nullptr && *d != '\0') dirs.emplace_back(d);
     const fs::path ed = fs::path(self_exe()).parent_path();
@@ -163,11 +168,44 @@ std::string find_plot_script() {
     dirs.emplace_back("scripts");
     dirs.emplace_back("/usr/share/flowteam/scripts");
     for (const auto& d : dirs) {
-        const fs::path p = d / "plot_results.py";
+        const fs::path p = d / name;
         std::error_code ec;
         if (fs::exists(p, ec)) return fs::weakly_canonical(p, ec).string();
     }
     return {};
+}
+
+// A scenario whose first section is [tcp] is the real-TCP scenario: it needs
+// namespaces, tap interfaces and iperf3, which scripts/tcp_experiment.py
+// drives (one `flowteam bridge` per mode).
+bool is_tcp_scenario(const std::string& file) {
+    std::ifstream in(file);
+    std::string line;
+    while (std::getline(in, line)) {
+        const auto b = line.find_first_not_of(" \t\r");
+        if (b == std::string::npos || line[b] == '#' || line[b] == ';') continue;
+        return line.compare(b, 5, "[tcp]") == 0;
+    }
+    return false;
+}
+
+[[noreturn]] void exec_tcp_scenario(const std::string& file, const po::variables_map& vm) {
+    const std::string script = find_script("tcp_experiment.py");
+    if (script.empty())
+        throw std::runtime_error("experiment: " + file + " is a tcp scenario but scripts/tcp_experiment.py was not found (set FLOWTEAM_SCRIPTS_DIR)");
+    for (const char* o : {"sweep", "repetitions", "seeds", "duration", "run-timeout", "dry-run", "report-only", "no-plots"})
+        if (vm.count(o) && !vm[o].defaulted())
+            throw UsageError("--" + std::string(o) + ": not available for a tcp scenario (allowed: --out, --set KEY=VALUE)");
+    std::vector<std::string> args{"python3", script, file, "--flowteam", self_exe()};
+    if (vm.count("out")) { args.push_back("--out"); args.push_back(vm["out"].as<std::string>()); }
+    if (vm.count("set"))
+        for (const auto& kv : vm["set"].as<std::vector<std::string>>()) { args.push_back("--set"); args.push_back(kv); }
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    std::cout.flush();
+    ::execvp("python3", argv.data());
+    throw std::runtime_error(std::string("experiment: cannot run python3: ") + std::strerror(errno));
 }
 
 void write_text(const fs::path& p, const std::string& text) {
@@ -211,7 +249,8 @@ int cmd_experiment(int argc, char** argv) {
     po::variables_map vm;
     const char* summary =
         "Run a scenario: the cross product of swept `flowteam run` options (mode, flowlet gap, skew, members,\n"
-        "load, ...) with repetitions, each run its own `flowteam run` process, then write results.jsonl,\n"
+        "load, ...) or, with `command = migrate`, `flowteam migrate` options (compression, channels,\n"
+        "simultaneous migrations, ...), with repetitions, each run its own child process, then write results.jsonl,\n"
         "results.csv, summary.md (published result, checks, tables) and PNG plots into --out DIR.\n"
         "Re-running the same command resumes an interrupted sweep. Exit status: 0 all runs ok, 1 a run\n"
         "failed, 2 a bad scenario or option, 130 interrupted.";
@@ -219,6 +258,7 @@ int cmd_experiment(int argc, char** argv) {
 
     // ---- scenario
     const std::string file = vm.count("scenario") ? vm["scenario"].as<std::string>() : "";
+    if (!file.empty() && is_tcp_scenario(file)) exec_tcp_scenario(file, vm);
     ex::Scenario sc = ex::load_scenario(file);
     std::vector<std::string> sets = vm.count("set") ? vm["set"].as<std::vector<std::string>>() : std::vector<std::string>{};
     const auto sweeps = vm.count("sweep") ? vm["sweep"].as<std::vector<std::string>>() : std::vector<std::string>{};
@@ -245,22 +285,31 @@ int cmd_experiment(int argc, char** argv) {
     // Options every run shares (for the summary).
     std::vector<std::string> base_args;
     {
-        const auto& a0 = plan.runs.front().args;
-        for (std::size_t i = 0; i + 1 < a0.size(); i += 2) {
+        // "--name value" pairs, or a bare "--switch"
+        auto groups = [](const std::vector<std::string>& a) {
+            std::vector<std::pair<std::string, std::optional<std::string>>> g;
+            for (std::size_t i = 0; i < a.size(); ++i) {
+                if (i + 1 < a.size() && a[i + 1].rfind("--", 0) != 0) {
+                    g.emplace_back(a[i], a[i + 1]);
+                    ++i;
+                } else {
+                    g.emplace_back(a[i], std::nullopt);
+                }
+            }
+            return g;
+        };
+        std::vector<std::vector<std::pair<std::string, std::optional<std::string>>>> all_groups;
+        for (const auto& r : plan.runs) all_groups.push_back(groups(r.args));
+        for (const auto& g0 : all_groups.front()) {
             bool all = true;
-            for (const auto& r : plan.runs) {
-                bool found = false;
-                for (std::size_t j = 0; j + 1 < r.args.size(); j += 2) found = found || (r.args[j] == a0[i] && r.args[j + 1] == a0[i + 1]);
-                all = all && found;
-            }
-            if (all) {
-                base_args.push_back(a0[i]);
-                base_args.push_back(shell_quote(a0[i + 1]));
-            }
+            for (const auto& g : all_groups) all = all && std::find(g.begin(), g.end(), g0) != g.end();
+            if (!all) continue;
+            base_args.push_back(g0.first);
+            if (g0.second) base_args.push_back(shell_quote(*g0.second));
         }
     }
-    auto command_of = [](const ex::RunPlan& p) {
-        std::string c = "flowteam run";
+    auto command_of = [&sc](const ex::RunPlan& p) {
+        std::string c = "flowteam " + sc.command;
         for (const auto& a : p.args) c += " " + shell_quote(a);
         return c;
     };
@@ -319,7 +368,7 @@ int cmd_experiment(int argc, char** argv) {
                                         : static_cast<double>(p.duration_ns) / 1e9 + 1.0;
             std::cerr << "[" << i + 1 << "/" << plan.runs.size() << "] " << hms(elapsed) << " elapsed, ~"
                       << hms(per * static_cast<double>(todo - executed)) << " left | " << run_label(p) << "\n";
-            std::vector<std::string> args = {"run"};
+            std::vector<std::string> args = {sc.command};
             args.insert(args.end(), p.args.begin(), p.args.end());
             for (const char* a : {"--quiet", "--json"}) args.emplace_back(a);
             args.push_back(base + ".json.part");
@@ -431,7 +480,7 @@ int cmd_experiment(int argc, char** argv) {
     if (!sc.plots.empty() && interrupted) {
         std::cerr << "experiment: plots skipped (interrupted)\n";
     } else if (!sc.plots.empty() && !vm["no-plots"].as<bool>()) {
-        const std::string script = find_plot_script();
+        const std::string script = find_script("plot_results.py");
         if (script.empty()) {
             std::cerr << "experiment: plots skipped: scripts/plot_results.py not found (set FLOWTEAM_SCRIPTS_DIR)\n";
         } else {

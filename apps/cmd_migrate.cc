@@ -4,6 +4,7 @@
 //              verification (exit 1 on any mismatch), --json FILE.
 //   no --mode  the main job: one child process per mode (EAL starts once per
 //              process), then one comparison table.
+#include <sched.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -37,7 +38,8 @@ constexpr const char* kSummary =
     "Live migration of N VMs over the in-process testbed (sending team, emulated member links, switch,\n"
     "receiving team): pre-copy rounds with a dirtying guest, M simultaneous migrations of C channels each,\n"
     "optional deflate compression, every page verified at the end. Without --mode: the main job, one run per\n"
-    "mode (hash, si-hash, vport, dynamic, roundrobin) and a comparison table.";
+    "mode (hash, si-hash, vport, dynamic, roundrobin) and a comparison table. --compare-compression: the same\n"
+    "migration without and with deflate, side by side (e.g. --rates 1G,1G vs --rates 10G,10G).";
 
 // The main job's modes: name, --mode, --teaming.
 struct JobMode {
@@ -61,8 +63,21 @@ void add_migrate_options(po::options_description& opts) {
         ("simultaneous", po::value<std::uint32_t>()->default_value(2), "M: migrations at once (the rest queue)")
         ("channels", po::value<std::uint32_t>()->default_value(2), "C: channels (UDP flows) per migration")
         ("compress", po::value<std::string>()->default_value("none"), "none, isal (deflate, compress_isal), zlib")
+        ("compress-huffman", po::value<std::string>()->default_value("fixed"),
+         "deflate Huffman codes: fixed (ISA-L level 0: no tree, ~4-5 cycles/byte), dynamic (a tree per 4 KiB page, "
+         "ISA-L level 1: ~3-4x the CPU for about the same ratio), default")
+        ("compress-level", po::value<std::uint32_t>()->default_value(1), "deflate level 1..9 (isal: 1, 2, 3)")
+        ("compress-sample", po::value<std::string>()->default_value("on"),
+         "on: pages whose 256-byte sample looks random are sent raw without a compress attempt; off: try every page")
+        ("compare-compression", po::bool_switch(),
+         "run the same migration without and with compression (none, isal; one process each) on the given --rates "
+         "and --mode (default dynamic) and print time, goodput, ratio and CPU cycles per byte side by side")
+        ("zero-copy", po::value<std::string>()->default_value("off"),
+         "on: raw page bodies leave as an external segment attached to guest memory when the engine can chain one "
+         "(else copied, counted as ext_copied_frames); off: copied into the frame")
         ("zero-pages", po::value<double>()->default_value(0.25), "fraction of zero pages")
-        ("compressible", po::value<double>()->default_value(0.40), "fraction of compressible pages")
+        ("compressible", po::value<double>()->default_value(0.60),
+         "fraction of compressible pages (~3.5x each under deflate); the rest is random")
         ("working-set", po::value<std::string>()->default_value("8MiB"), "per VM: memory the guest keeps writing")
         ("dirty-rate", po::value<double>()->default_value(20000), "per VM: page writes per second")
         ("downtime-limit", po::value<std::string>()->default_value("300ms"), "switch to stop-and-copy below this")
@@ -71,6 +86,9 @@ void add_migrate_options(po::options_description& opts) {
         ("loss", po::value<double>()->default_value(0), "inject loss at the receiver, percent of frames")
         ("corrupt", po::value<double>()->default_value(0), "inject one flipped header byte, percent of frames")
         ("truncate", po::value<double>()->default_value(0), "inject truncated frames, percent of frames")
+        ("split-lcores", po::bool_switch(),
+         "testbed: sender (TX) and receiver (wire + RX) on separate CPUs, like two hosts — 3 lcores, control and "
+         "TX share the first CPU (default in --compare-compression); without it one worker lcore runs both ends")
         ("timeout", po::value<std::string>()->default_value("90s"), "stop the run after this long");
     opts.add(m);
 }
@@ -95,6 +113,12 @@ std::uint32_t ppm(const po::variables_map& vm, const char* name) {
     const double p = vm[name].as<double>();
     if (p < 0 || p > 100) throw UsageError(std::string("--") + name + ": percent 0..100");
     return static_cast<std::uint32_t>(p * 10'000.0 + 0.5);
+}
+
+bool on_off(const std::string& opt, const std::string& v) {
+    if (v == "on" || v == "yes" || v == "true" || v == "1") return true;
+    if (v == "off" || v == "no" || v == "false" || v == "0") return false;
+    throw UsageError(opt + ": '" + v + "' (allowed: on, off)");
 }
 
 dp::MigrateConfig migrate_config(const po::variables_map& vm, std::uint32_t mtu) {
@@ -125,6 +149,16 @@ dp::MigrateConfig migrate_config(const po::variables_map& vm, std::uint32_t mtu)
     c.sender.mtu = mtu;
     if (!dp::parse_compress(vm["compress"].as<std::string>(), c.compress))
         throw UsageError("--compress: '" + vm["compress"].as<std::string>() + "' (allowed: none, isal, zlib)");
+    try {
+        c.compress_huffman = dp::parse_huffman(vm["compress-huffman"].as<std::string>());
+    } catch (const std::invalid_argument&) {
+        throw UsageError("--compress-huffman: '" + vm["compress-huffman"].as<std::string>() +
+                         "' (allowed: dynamic, fixed, default)");
+    }
+    c.compress_level = static_cast<int>(vm["compress-level"].as<std::uint32_t>());
+    if (c.compress_level < 1 || c.compress_level > 9) throw UsageError("--compress-level: 1..9");
+    c.sender.zero_copy = on_off("--zero-copy", vm["zero-copy"].as<std::string>());
+    c.sender.compress_sample = on_off("--compress-sample", vm["compress-sample"].as<std::string>());
     c.faults.loss_ppm = ppm(vm, "loss");
     c.faults.corrupt_ppm = ppm(vm, "corrupt");
     c.faults.truncate_ppm = ppm(vm, "truncate");
@@ -179,6 +213,8 @@ json run_report(dp::MigrationSession& s, const dp::EngineReport& rep, const dp::
                      {"rto-pages", st.rto_pages},
                      {"throttle", st.throttle}};
         jv["goodput_gbps"] = secs > 0 ? static_cast<double>(mem.bytes(v)) * 8 / secs / 1e9 : 0;
+        jv["compression_ratio"] = ratio(static_cast<double>(st.compressed_pages) * mig::kPageSize,
+                                        static_cast<double>(st.compressed_bytes));
         jv["receiver"] = {{"frames", rc.frames},       {"lost_frames", rc.lost_frames},
                           {"gaps", rc.gaps},           {"duplicate_frames", rc.duplicate_frames},
                           {"stale_frames", rc.stale_frames}, {"late_frames", rc.late_frames},
@@ -222,11 +258,41 @@ json run_report(dp::MigrationSession& s, const dp::EngineReport& rep, const dp::
     jt["compression_ratio"] = ratio(static_cast<double>(t.compressed_pages) * mig::kPageSize,
                                     static_cast<double>(t.compressed_bytes));
     jt["stream_ratio"] = ratio(static_cast<double>(t.pages_sent) * mig::kPageSize, static_cast<double>(t.transferred));
-    jt["tx_cycles_per_byte"] = ratio(static_cast<double>(sc.busy_cycles), static_cast<double>(sc.payload_bytes));
-    jt["rx_cycles_per_byte"] = ratio(static_cast<double>(kc.busy_cycles), static_cast<double>(kc.payload_bytes));
-    jt["compress_cycles_per_byte"] = ratio(static_cast<double>(s.compress_cycles()), static_cast<double>(s.compress_bytes_in()));
-    jt["decompress_cycles_per_byte"] =
+    // CPU cycles per byte: TSC cycles inside the source / sink / codec, times
+    // the share of a CPU that lcore got (thread CPU time / wall time): on a
+    // shared machine the TSC also counts time the thread was not running.
+    const double tx_share = dp::cpu_share(sc.thread_cpu_ns, sc.thread_wall_ns);
+    const double rx_share = dp::cpu_share(kc.thread_cpu_ns, kc.thread_wall_ns);
+    jt["tx_cpu_share"] = tx_share;
+    jt["rx_cpu_share"] = rx_share;
+    const double tx_tsc_b = ratio(static_cast<double>(sc.busy_cycles), static_cast<double>(sc.payload_bytes));
+    const double rx_tsc_b = ratio(static_cast<double>(kc.busy_cycles), static_cast<double>(kc.payload_bytes));
+    const double comp_tsc_b = ratio(static_cast<double>(s.compress_cycles()), static_cast<double>(s.compress_bytes_in()));
+    const double dcmp_tsc_b =
         ratio(static_cast<double>(s.decompress_cycles()), static_cast<double>(s.decompress_bytes_out()));
+    jt["tx_tsc_cycles_per_byte"] = tx_tsc_b;
+    jt["rx_tsc_cycles_per_byte"] = rx_tsc_b;
+    jt["compress_tsc_cycles_per_byte"] = comp_tsc_b;
+    jt["decompress_tsc_cycles_per_byte"] = dcmp_tsc_b;
+    jt["tx_cycles_per_byte"] = tx_tsc_b * tx_share;
+    jt["rx_cycles_per_byte"] = rx_tsc_b * rx_share;
+    jt["compress_cycles_per_byte"] = comp_tsc_b * tx_share;
+    jt["decompress_cycles_per_byte"] = dcmp_tsc_b * rx_share;
+    // the same over every page with a body (raw + compressed): what compression did to the stream
+    const double body_bytes = static_cast<double>(t.compressed_bytes) +
+                              static_cast<double>(t.normal - std::min(t.normal, t.compressed_pages)) * mig::kPageSize;
+    jt["body_compression_ratio"] = ratio(static_cast<double>(t.normal) * mig::kPageSize, body_bytes);
+    // CPU per byte of guest memory moved (page copies x 4 KiB): comparable with and without compression
+    const double page_bytes = static_cast<double>(t.pages_sent) * mig::kPageSize;
+    jt["tx_cycles_per_page_byte"] = ratio(static_cast<double>(sc.busy_cycles), page_bytes) * tx_share;
+    jt["rx_cycles_per_page_byte"] = ratio(static_cast<double>(kc.busy_cycles), page_bytes) * rx_share;
+    const auto& sn = s.sender().counters();
+    jt["compress"] = {{"codec", dp::to_string(s.config().compress)},
+                      {"sample", s.config().sender.compress_sample},
+                      {"calls", sn.compress_calls},
+                      {"rejects", sn.compress_rejects},
+                      {"skipped_by_sample", sn.compress_skipped},
+                      {"tsc_hz", s.tsc_hz()}};
     jt["pages_verified"] = pages_ok;
     jt["pages"] = pages_total;
     jt["pages_mismatched"] = mismatched;
@@ -286,6 +352,10 @@ json run_report(dp::MigrationSession& s, const dp::EngineReport& rep, const dp::
                  {"feedback_frames", kc.feedback_frames},
                  {"feedback_buf_too_small", kc.feedback_buf_too_small}};
     j["source"] = {{"frames", sc.frames},
+                   {"zero_copy_frames", sc.zero_copy_frames},
+                   {"zero_copy_bytes", sc.zero_copy_bytes},
+                   {"ext_copied_frames", sc.ext_copied_frames},
+                   {"busy_cycles", sc.busy_cycles},
                    {"buf_too_small", sc.buf_too_small},
                    {"feedback_frames", sc.feedback_frames},
                    {"feedback_not_migration", sc.feedback_not_migration}};
@@ -304,19 +374,20 @@ json run_report(dp::MigrationSession& s, const dp::EngineReport& rep, const dp::
 
 void print_single(const json& j, const std::string& mode, const std::string& teaming) {
     std::printf("migrate  mode %s (%s)\n\n", mode.c_str(), teaming.c_str());
-    std::printf("%-5s %-9s %9s %8s %9s %10s %10s %6s %10s %8s %9s %8s %7s %s\n", "VM", "status", "total_ms",
+    std::printf("%-5s %-9s %9s %8s %9s %10s %10s %6s %10s %8s %9s %8s %7s %6s %s\n", "VM", "status", "total_ms",
                 "setup_ms", "downtm_ms", "xfer_MiB", "wire_MiB", "rounds", "dirty_pg/s", "Gb/s", "pages/s", "zero",
-                "resent", "verified");
+                "resent", "ratio", "verified");
     for (const auto& v : j["vms"]) {
         const auto& r = v["ram"];
-        std::printf("%-5s %-9s %9.1f %8.2f %9.1f %10.1f %10.1f %6u %10.0f %8.2f %9.0f %8" PRIu64 " %7" PRIu64 " %s\n",
+        std::printf("%-5s %-9s %9.1f %8.2f %9.1f %10.1f %10.1f %6u %10.0f %8.2f %9.0f %8" PRIu64 " %7" PRIu64
+                    " %6.2f %s\n",
                     v["name"].get<std::string>().c_str(), v["status"].get<std::string>().c_str(),
                     v["total-time_ms"].get<double>(), v["setup-time_ms"].get<double>(), v["downtime_ms"].get<double>(),
                     r["transferred"].get<double>() / 1048576.0, r["wire-bytes"].get<double>() / 1048576.0,
                     r["dirty-sync-count"].get<unsigned>(), r["dirty-pages-rate"].get<double>(),
                     v["goodput_gbps"].get<double>(), r["pages-per-second"].get<double>(),
                     r["duplicate"].get<std::uint64_t>(), r["resent-pages"].get<std::uint64_t>(),
-                    v["verify"]["ok"].get<bool>() ? "ok" : "MISMATCH");
+                    v["compression_ratio"].get<double>(), v["verify"]["ok"].get<bool>() ? "ok" : "MISMATCH");
     }
     const auto& t = j["total"];
     std::printf("\ntotal: %u VMs (max %u at once) in %.1f ms, blackout max %.1f ms, goodput %.2f Gb/s (wire %.2f Gb/s), "
@@ -329,9 +400,12 @@ void print_single(const json& j, const std::string& mode, const std::string& tea
                 t["transferred"].get<double>() / 1048576.0, t["wire-bytes"].get<double>() / 1048576.0,
                 t["duplicate"].get<std::uint64_t>(), t["resent-pages"].get<std::uint64_t>(),
                 t["compressed-pages"].get<std::uint64_t>(), t["compression_ratio"].get<double>());
-    std::printf("       CPU cycles/byte: tx %.2f, rx %.2f, compress %.2f, decompress %.2f\n",
+    std::printf("       CPU cycles/byte: tx %.2f, rx %.2f (per payload byte), per page byte tx %.2f, rx %.2f, "
+                "compress %.2f, decompress %.2f (lcore CPU share tx %.0f%%, rx %.0f%%)\n",
                 t["tx_cycles_per_byte"].get<double>(), t["rx_cycles_per_byte"].get<double>(),
-                t["compress_cycles_per_byte"].get<double>(), t["decompress_cycles_per_byte"].get<double>());
+                t["tx_cycles_per_page_byte"].get<double>(), t["rx_cycles_per_page_byte"].get<double>(),
+                t["compress_cycles_per_byte"].get<double>(), t["decompress_cycles_per_byte"].get<double>(),
+                100 * t["tx_cpu_share"].get<double>(), 100 * t["rx_cpu_share"].get<double>());
     std::printf("       verified %" PRIu64 " / %" PRIu64 " pages%s\n\n", t["pages_verified"].get<std::uint64_t>(),
                 t["pages"].get<std::uint64_t>(), t["verified"].get<bool>() ? "" : "  *** MISMATCH ***");
     std::printf("members:");
@@ -371,6 +445,23 @@ void print_single(const json& j, const std::string& mode, const std::string& tea
                 j["engine"]["traffic_s"].get<double>());
 }
 
+// The testbed's EAL arguments with three lcores on two CPUs: control (sleeps)
+// and TX on the first, wire + RX on the second — the sending and the
+// receiving host each get a CPU. One CPU only: all three on it.
+std::vector<std::string> split_lcores_eal_args() {
+    std::vector<unsigned> cpus;
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (::sched_getaffinity(0, sizeof(set), &set) == 0)
+        for (unsigned c = 0; c < CPU_SETSIZE && cpus.size() < 2; ++c)
+            if (CPU_ISSET(c, &set)) cpus.push_back(c);
+    if (cpus.empty()) cpus.push_back(0);
+    const std::string a = std::to_string(cpus[0]), b = std::to_string(cpus.size() > 1 ? cpus[1] : cpus[0]);
+    return {"--no-huge", "--no-pci", "--file-prefix=flowteam-" + std::to_string(static_cast<long>(::getpid())),
+            "-m", "1024", "--lcores", "0@" + a + ",1@" + a + ",2@" + b, "--log-level=warning",
+            "--log-level=lib.telemetry:error"};
+}
+
 int run_one(const po::variables_map& vm, const std::vector<std::string>& eal_args) {
     dp::EngineOptions o = engine_options_from(vm, EngineRole::run);
     o.duration_ns = parse_duration_ns("--timeout", vm["timeout"].as<std::string>());
@@ -384,7 +475,17 @@ int run_one(const po::variables_map& vm, const std::vector<std::string>& eal_arg
     dp::EalOptions eo;
     eo.program = "flowteam-migrate";
     eo.user_args = eal_args;
+    struct RemoveDir {   // the testbed defaults clean up their runtime dir; so do we (after the Eal is gone)
+        std::string d;
+        ~RemoveDir() {
+            std::error_code ec;
+            if (!d.empty()) std::filesystem::remove_all(d, ec);
+        }
+    } split_runtime_dir;
+    const bool split = vm["split-lcores"].as<bool>() && eal_args.empty();
+    if (split) eo.user_args = split_lcores_eal_args();
     dp::Eal eal(eo);
+    if (split) split_runtime_dir.d = eal.info().runtime_dir;
     dp::MigrationSession session(migrate_config(vm, o.mtu), eal.info().tsc_hz);
     o.source_factory = [&session](unsigned) { return session.make_source(); };
     o.sink_factory = [&session](unsigned) { return session.make_sink(); };
@@ -433,68 +534,91 @@ int run_child(const std::vector<std::string>& args) {
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
 }
 
-int run_job(int argc, char** argv, const po::variables_map& vm) {
-    const std::string exe = self_exe();
-    char tmpl[] = "/tmp/flowteam-migrate-XXXXXX";
-    if (::mkdtemp(tmpl) == nullptr) throw std::runtime_error("mkdtemp failed");
-    const std::string dir = tmpl;
-    // forward every user argument except --json (children write their own)
+// One child run (`flowteam migrate --mode ... --json FILE`): its JSON report and exit code.
+struct Row {
+    std::string name;
+    int rc = 0;
+    json j;
+};
+
+// The user's arguments minus --json and the options in `drop` (with their value).
+std::vector<std::string> forwarded_args(int argc, char** argv, const std::vector<std::string>& drop) {
     std::vector<std::string> fwd;
+    bool eal = false;
     for (int i = 0; i < argc; ++i) {
         const std::string a = argv[i];
-        if (a == "--json") {
-            ++i;
-            continue;
+        if (a == "--") eal = true;
+        if (!eal) {
+            bool skip = false;
+            for (const auto& d : drop) {
+                if (a == d) {
+                    skip = true;
+                    if (d != "--compare-compression") ++i; // and its value
+                } else if (a.rfind(d + "=", 0) == 0) {
+                    skip = true;
+                }
+            }
+            if (skip) continue;
         }
-        if (a.rfind("--json=", 0) == 0) continue;
         fwd.push_back(a);
     }
+    return fwd;
+}
+
+Row run_variant(const std::string& exe, const std::string& dir, const std::vector<std::string>& fwd,
+                const std::string& name, std::vector<std::string> args) {
+    const std::string jf = dir + "/" + name + ".json";
+    args.insert(args.begin(), {exe, "migrate"});
+    args.insert(args.end(), {"--json", jf, "--quiet"});
+    // user arguments go before any `--` (EAL pass-through stays last)
+    std::vector<std::string> tail;
+    bool eal = false;
+    for (const auto& a : fwd) {
+        if (a == "--") eal = true;
+        (eal ? tail : args).push_back(a);
+    }
+    args.insert(args.end(), tail.begin(), tail.end());
+    std::ofstream(jf).close();
+    Row r;
+    r.name = name;
+    // children print their own table to /dev/null: only the JSON is read
+    const int saved = ::dup(1);
+    std::FILE* devnull = std::fopen("/dev/null", "w");
+    if (devnull != nullptr) ::dup2(::fileno(devnull), 1);
+    r.rc = run_child(args);
+    if (saved >= 0) {
+        ::dup2(saved, 1);
+        ::close(saved);
+    }
+    if (devnull != nullptr) std::fclose(devnull);
+    std::ifstream in(jf);
+    try {
+        in >> r.j;
+    } catch (const std::exception&) {
+        r.j = json();
+    }
+    std::filesystem::remove(jf);
+    return r;
+}
+
+std::string make_tmpdir() {
+    char tmpl[] = "/tmp/flowteam-migrate-XXXXXX";
+    if (::mkdtemp(tmpl) == nullptr) throw std::runtime_error("mkdtemp failed");
+    return tmpl;
+}
+
+int run_job(int argc, char** argv, const po::variables_map& vm) {
+    const std::string exe = self_exe();
+    const std::string dir = make_tmpdir();
+    const std::vector<std::string> fwd = forwarded_args(argc, argv, {"--json"});
     const bool add_delays = vm["delays"].defaulted();
     json all;
-    struct Row {
-        std::string name;
-        int rc = 0;
-        json j;
-    };
     std::vector<Row> rows;
     for (const auto& m : kJobModes) {
-        const std::string jf = dir + "/" + m.name + ".json";
-        std::vector<std::string> args = {exe, "migrate", "--mode", m.mode, "--teaming", m.teaming, "--json", jf,
-                                         "--quiet"};
-        if (add_delays) {
-            args.push_back("--delays");
-            args.push_back("10us,60us"); // 50 us skew
-        }
-        // user arguments go before any `--` (EAL pass-through stays last)
-        std::vector<std::string> tail;
-        bool eal = false;
-        for (const auto& a : fwd) {
-            if (a == "--") eal = true;
-            (eal ? tail : args).push_back(a);
-        }
-        args.insert(args.end(), tail.begin(), tail.end());
+        std::vector<std::string> args = {"--mode", m.mode, "--teaming", m.teaming};
+        if (add_delays) args.insert(args.end(), {"--delays", "10us,60us"}); // 50 us skew
         std::fprintf(stderr, "flowteam migrate: mode %s ...\n", m.name);
-        std::ofstream(jf).close();
-        Row r;
-        r.name = m.name;
-        // children print their own table to /dev/null: only the JSON is read
-        const int saved = ::dup(1);
-        std::FILE* devnull = std::fopen("/dev/null", "w");
-        if (devnull != nullptr) ::dup2(::fileno(devnull), 1);
-        r.rc = run_child(args);
-        if (saved >= 0) {
-            ::dup2(saved, 1);
-            ::close(saved);
-        }
-        if (devnull != nullptr) std::fclose(devnull);
-        std::ifstream in(jf);
-        try {
-            in >> r.j;
-        } catch (const std::exception&) {
-            r.j = json();
-        }
-        std::filesystem::remove(jf);
-        rows.push_back(std::move(r));
+        rows.push_back(run_variant(exe, dir, fwd, m.name, args));
     }
     std::filesystem::remove(dir);
 
@@ -541,16 +665,111 @@ int run_job(int argc, char** argv, const po::variables_map& vm) {
     return rc;
 }
 
+// --compare-compression: the same migration without and with deflate (isal),
+// one process each, on the user's members and mode.
+int run_compare(int argc, char** argv, const po::variables_map& vm) {
+    const std::string exe = self_exe();
+    const std::string dir = make_tmpdir();
+    const std::vector<std::string> fwd = forwarded_args(argc, argv, {"--json", "--compare-compression", "--compress"});
+    std::vector<std::string> base;
+    if (vm.count("mode") == 0) base.insert(base.end(), {"--mode", "dynamic"});
+    if (vm["delays"].defaulted()) base.insert(base.end(), {"--delays", "10us,60us"});
+    if (!vm["split-lcores"].as<bool>()) base.push_back("--split-lcores");
+    std::vector<Row> rows;
+    for (const char* c : {"none", "isal"}) {
+        std::vector<std::string> args = base;
+        args.insert(args.end(), {"--compress", c});
+        std::fprintf(stderr, "flowteam migrate: compress %s ...\n", c);
+        rows.push_back(run_variant(exe, dir, fwd, c, args));
+    }
+    std::filesystem::remove(dir);
+
+    std::printf("flowteam migrate: compression trade-off — same VMs, without and with deflate (compress_isal)\n");
+    if (rows[0].j.is_object()) {
+        const auto& p = rows[0].j["parameters"]["options"];
+        std::string lc;
+        for (const auto& l : rows[0].j["engine"]["lcores"]) lc += (lc.empty() ? "" : ", ") + l.get<std::string>();
+        std::printf("  %s\n", lc.c_str());
+        std::printf("  mode %s, members %s, delays %s, %u VMs x %s, %u at once, %u channels each, MTU %u, sample %s\n",
+                    rows[0].j.value("mode", std::string("?")).c_str(), p.value("rates", std::string("?")).c_str(),
+                    p.value("delays", std::string("?")).c_str(), p.value("vms", 0u),
+                    p.value("vm-mem", std::string("?")).c_str(), p.value("simultaneous", 0u), p.value("channels", 0u),
+                    p.value("mtu", 0u), p.value("compress-sample", std::string("?")).c_str());
+    }
+    std::printf("  ratio = bytes of the pages with a body / their bytes on the wire; cycles per byte of guest memory\n"
+                "  moved (TSC cycles in the TX source / RX sink, per page copy x 4 KiB), and per input byte inside\n"
+                "  the compressor; Gb/s/core = what one core compresses while inside compressdev\n\n");
+    std::printf("%-8s %9s %8s %9s %9s %9s %6s %9s %9s %10s %10s %11s %15s %s\n", "compress", "time_ms", "Gb/s",
+                "wire_Gb/s", "xfer_MiB", "wire_MiB", "ratio", "tx_cyc/B", "rx_cyc/B", "comp_cyc/B", "dcmp_cyc/B",
+                "comp_Gb/s/c", "pages verified", "status");
+    int rc = 0;
+    json all;
+    for (const auto& r : rows) {
+        if (!r.j.is_object() || !r.j.contains("total")) {
+            std::printf("%-8s  run failed (exit %d)\n", r.name.c_str(), r.rc);
+            rc = kExitFailure;
+            continue;
+        }
+        const auto& t = r.j["total"];
+        const double cpb = t["compress_cycles_per_byte"].get<double>();
+        const double hz = t["compress"]["tsc_hz"].get<double>();
+        char ver[48];
+        std::snprintf(ver, sizeof ver, "%" PRIu64 "/%" PRIu64, t["pages_verified"].get<std::uint64_t>(),
+                      t["pages"].get<std::uint64_t>());
+        std::printf("%-8s %9.1f %8.2f %9.2f %9.1f %9.1f %6.2f %9.2f %9.2f %10.2f %10.2f %11.2f %15s %s\n",
+                    r.name.c_str(), t["total-time_ms"].get<double>(), t["goodput_gbps"].get<double>(),
+                    t["wire_gbps"].get<double>(), t["transferred"].get<double>() / 1048576.0,
+                    t["wire-bytes"].get<double>() / 1048576.0, t["body_compression_ratio"].get<double>(),
+                    t["tx_cycles_per_page_byte"].get<double>(), t["rx_cycles_per_page_byte"].get<double>(), cpb,
+                    t["decompress_cycles_per_byte"].get<double>(), cpb > 0 ? 8.0 * hz / cpb / 1e9 : 0.0, ver,
+                    r.rc == 0 ? "ok" : "FAILED");
+        if (r.rc != 0) rc = kExitFailure;
+        all[r.name] = r.j;
+    }
+    if (rows.size() == 2 && rows[0].j.contains("total") && rows[1].j.contains("total")) {
+        const double a = rows[0].j["total"]["total-time_ms"].get<double>();
+        const double b = rows[1].j["total"]["total-time_ms"].get<double>();
+        if (a > 0 && b > 0)
+            std::printf("\nisal vs none: %.2fx the time (%s)\n", b / a,
+                        b < a ? "compression pays on these members" : "compression costs more CPU than it saves wire");
+    }
+    if (vm.count("json") != 0) {
+        std::ofstream out(vm["json"].as<std::string>());
+        if (!out) throw UsageError("--json: cannot write '" + vm["json"].as<std::string>() + "'");
+        out << all.dump(2) << "\n";
+    }
+    std::fflush(stdout);
+    return rc;
+}
+
+// The engine's options with --mode made truthful for this command: no default
+// (not given = the main job, every mode in turn).
+void add_testbed_options(po::options_description& opts) {
+    po::options_description eng;
+    add_engine_options(eng, EngineRole::run);
+    po::options_description t("Team, members and run (as in `flowteam run`)");
+    for (const auto& od : eng.options()) {
+        if (od->long_name() == "mode")
+            t.add_options()("mode", po::value<std::string>()->value_name("MODE"),
+                            "load balancing: hash, vport, dynamic, roundrobin, flowcell, active-backup; not given: "
+                            "the main job (hash, si-hash, vport, dynamic, roundrobin in turn, one table)");
+        else
+            t.add(od);
+    }
+    opts.add(t);
+}
+
 } // namespace
 
 int cmd_migrate(int argc, char** argv) {
     po::options_description opts("migrate");
-    add_engine_options(opts, EngineRole::run);
+    add_testbed_options(opts);
     add_migrate_options(opts);
     po::variables_map vm;
     std::vector<std::string> eal_args;
     if (!parse_command_line("migrate", kSummary, argc, argv, opts, vm, &eal_args)) return 0;
-    if (vm["mode"].defaulted()) return run_job(argc, argv, vm);
+    if (vm["compare-compression"].as<bool>()) return run_compare(argc, argv, vm);
+    if (vm.count("mode") == 0) return run_job(argc, argv, vm);
     return run_one(vm, eal_args);
 }
 

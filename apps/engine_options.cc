@@ -141,6 +141,8 @@ void add_engine_options(po::options_description& opts, EngineRole role) {
         ("flowlet-gap", po::value<std::string>()->default_value("500us"), "dynamic: flowlet gap delta (e.g. 100us)")
         ("policy", po::value<std::string>()->default_value("least-loaded"),
          "dynamic: member for a new flowlet: least-loaded, tokens, random")
+        ("flowlet-table", po::value<std::string>()->default_value("64K"),
+         "dynamic: flowlet table entries (16 bytes each; rounded up to a power of two, 16..128M): size it to the active flows")
         ("buckets", po::value<std::uint32_t>()->default_value(kDefaultBuckets), "indirection buckets (power of two >= 256)")
         ("flowcell-bytes", po::value<std::string>()->default_value("64K"), "flowcell: cell size")
         ("primary", po::value<std::uint32_t>()->default_value(0), "primary member (active-backup, switch-independent receive)")
@@ -202,6 +204,7 @@ void add_engine_options(po::options_description& opts, EngineRole role) {
         ("duration", po::value<std::string>()->default_value(role == EngineRole::rx ? "0" : "3s"),
          role == EngineRole::rx ? "stop after this long (0: until SIGINT or --idle-timeout)" : "traffic phase")
         ("track-flows", po::value<std::uint32_t>()->default_value(4096), "RX per-flow state slots (power of two)")
+        ("no-measure", po::bool_switch(), "RX: no per-flow measurement (reordering, latency, FCT): count packets/bytes per member only")
         ("mbufs", po::value<std::uint32_t>()->default_value(0), "mbufs in the pool (0: derived)")
         ("drain-timeout", po::value<std::string>()->default_value("500ms"), "wait for in-flight packets at the end")
         ("quiet", po::bool_switch(), "no progress line")
@@ -229,6 +232,13 @@ dp::EngineOptions engine_options_from(const po::variables_map& vm, EngineRole ro
     if (o.flowlet_gap_ns == UINT64_MAX) o.flowlet_gap_ns = 3'600'000'000'000ull;
     if (!flowlet::parse_policy(str(vm, "policy"), o.team.dynamic.policy))
         throw UsageError("--policy: '" + str(vm, "policy") + "' (allowed: least-loaded, tokens, random)");
+    {
+        const std::uint64_t n = parse_count("--flowlet-table", str(vm, "flowlet-table"));
+        if (n < 16 || n > flowlet::kMaxFlowletEntries)
+            throw UsageError("--flowlet-table: " + std::to_string(n) + " entries (allowed: 16.." +
+                             std::to_string(flowlet::kMaxFlowletEntries) + ")");
+        o.team.dynamic.table_entries = static_cast<std::uint32_t>(n);
+    }
     o.team.buckets = get<std::uint32_t>(vm, "buckets");
     o.team.flowcell_bytes = static_cast<std::uint32_t>(parse_count("--flowcell-bytes", str(vm, "flowcell-bytes")));
     const auto primary = get<std::uint32_t>(vm, "primary");
@@ -344,6 +354,7 @@ dp::EngineOptions engine_options_from(const po::variables_map& vm, EngineRole ro
     o.duration_ns = parse_duration_ns("--duration", str(vm, "duration"));
     if (o.duration_ns == UINT64_MAX) o.duration_ns = 0;
     o.track_flows = get<std::uint32_t>(vm, "track-flows");
+    o.measure_reorder = !get<bool>(vm, "no-measure");
     o.mbufs = get<std::uint32_t>(vm, "mbufs");
     o.drain_timeout_ns = parse_duration_ns("--drain-timeout", str(vm, "drain-timeout"));
     o.progress = !get<bool>(vm, "quiet");
@@ -369,6 +380,7 @@ nlohmann::json parameters_json(const po::variables_map& vm, const dp::EngineOpti
     j["hash"] = packet::to_string(o.team.hash_policy);
     j["flowlet_gap_ns"] = o.flowlet_gap_ns;
     j["policy"] = flowlet::to_string(o.team.dynamic.policy);
+    j["flowlet_table_entries"] = o.team.dynamic.table_entries;
     j["buckets"] = o.team.buckets;
     j["flowcell_bytes"] = o.team.flowcell_bytes;
     j["primary"] = o.team.primary;
@@ -376,6 +388,7 @@ nlohmann::json parameters_json(const po::variables_map& vm, const dp::EngineOpti
     j["mtu"] = o.mtu;
     j["rx_queues"] = o.rx_queues;
     j["duration_ns"] = o.duration_ns;
+    j["measure_reorder"] = o.measure_reorder;
     for (const auto& l : o.links) {
         j["members"].push_back({{"rate_bps", l.rate_bps},
                                 {"delay_ns", l.delay_ns},
@@ -404,6 +417,42 @@ nlohmann::json parameters_json(const po::variables_map& vm, const dp::EngineOpti
                     {"vports", t.n_vports},
                     {"seed", t.seed},
                     {"pcap", o.pcap_file}};
+    return j;
+}
+
+namespace {
+
+double ticks_us(double ticks, std::uint64_t hz) { return hz == 0 ? 0.0 : ticks * 1e6 / static_cast<double>(hz); }
+
+nlohmann::json fct_hist_json(const measure::FctHistogram& h, std::uint64_t hz) {
+    return {{"completed", h.count},
+            {"mean_us", ticks_us(h.mean(), hz)},
+            {"p50_us", ticks_us(static_cast<double>(h.percentile(0.5)), hz)},
+            {"p99_us", ticks_us(static_cast<double>(h.percentile(0.99)), hz)},
+            {"max_us", ticks_us(static_cast<double>(h.max), hz)}};
+}
+
+} // namespace
+
+// Flow completion times by size bucket (flows with a size that completed
+// within the run; incomplete ones are counted per bucket, never averaged).
+nlohmann::json fct_json(const dp::EngineReport& r) {
+    const auto& f = r.fct;
+    nlohmann::json j;
+    j["definition"] = "first packet's send tick -> arrival of the flow's last byte; sized flows that completed within the run";
+    j["completed"] = f.completed();
+    j["incomplete"] = f.incomplete_total();
+    j["unbounded"] = f.unbounded;
+    for (std::size_t b = 0; b < measure::kFctBuckets; ++b) {
+        nlohmann::json bj = fct_hist_json(f.done[b], r.tsc_hz);
+        bj["bucket"] = measure::fct_bucket_name(b);
+        bj["incomplete"] = f.incomplete[b];
+        j["buckets"][measure::fct_bucket_key(b)] = bj;
+    }
+    nlohmann::json all = fct_hist_json(f.all(), r.tsc_hz);
+    all["bucket"] = "all";
+    all["incomplete"] = f.incomplete_total();
+    j["buckets"]["all"] = all;
     return j;
 }
 
@@ -505,6 +554,7 @@ nlohmann::json report_json(const dp::EngineReport& r) {
                      {"rbd_freq", s.rbd_freq},
                      {"rd_skipped", s.rd_skipped},
                      {"rbd_lost", s.rbd_lost}};
+    rx["fct"] = fct_json(r);
     j["rx"] = rx;
     for (std::size_t m = 0; m < r.members.size(); ++m) {
         const auto& mr = r.members[m];
@@ -652,17 +702,46 @@ void print_report(const dp::EngineReport& r, const dp::EngineOptions& o) {
             if (r.probe_status[i] != 0)
                 std::printf(", %s %llu", emulation::to_string(static_cast<emulation::ProbeStatus>(i)),
                             static_cast<unsigned long long>(r.probe_status[i]));
-        std::printf("\n    flows %llu (split over links %llu, over RX members %llu), member changes %llu (below gap %llu)",
-                    static_cast<unsigned long long>(r.flows_seen), static_cast<unsigned long long>(r.flows_split_links),
-                    static_cast<unsigned long long>(r.flows_split_rx), static_cast<unsigned long long>(r.member_changes),
-                    static_cast<unsigned long long>(r.member_changes_below_gap));
-        std::printf("\n    latency mean %.1f us, max %.1f us\n", r.latency_mean_us, r.latency_max_us);
-        std::printf("    reorder: reordered %llu of %llu (%.4f%%), max extent %llu, n>=3 %llu, dup %llu; loss: %llu missing "
-                    "(%.4f%%)\n",
-                    static_cast<unsigned long long>(s.reordered), static_cast<unsigned long long>(s.unique),
-                    100 * s.reordered_ratio(), static_cast<unsigned long long>(s.extent.max),
-                    static_cast<unsigned long long>(s.n_reordered_ge3), static_cast<unsigned long long>(s.dup),
-                    static_cast<unsigned long long>(s.dropped), 100 * s.loss_ratio());
+        if (!o.measure_reorder) {
+            std::printf("\n    per-flow measurement off (--no-measure): no reordering, latency or FCT\n");
+        } else {
+            std::printf("\n    flows %llu (split over links %llu, over RX members %llu), member changes %llu (below gap %llu)",
+                        static_cast<unsigned long long>(r.flows_seen), static_cast<unsigned long long>(r.flows_split_links),
+                        static_cast<unsigned long long>(r.flows_split_rx), static_cast<unsigned long long>(r.member_changes),
+                        static_cast<unsigned long long>(r.member_changes_below_gap));
+            std::printf("\n    latency mean %.1f us, max %.1f us\n", r.latency_mean_us, r.latency_max_us);
+            std::printf("    reorder: reordered %llu of %llu (%.4f%%), max extent %llu, n>=3 %llu, dup %llu; loss: %llu missing "
+                        "(%.4f%%)\n",
+                        static_cast<unsigned long long>(s.reordered), static_cast<unsigned long long>(s.unique),
+                        100 * s.reordered_ratio(), static_cast<unsigned long long>(s.extent.max),
+                        static_cast<unsigned long long>(s.n_reordered_ge3), static_cast<unsigned long long>(s.dup),
+                        static_cast<unsigned long long>(s.dropped), 100 * s.loss_ratio());
+            const auto& f = r.fct;
+            if (f.completed() + f.incomplete_total() != 0) {
+                std::printf("    FCT (first packet sent -> last byte arrived; flows that completed within the run):\n");
+                std::printf("      %-11s %9s %10s %10s %10s %10s %10s\n", "size", "completed", "incomplete", "mean",
+                            "p50", "p99", "max");
+                auto us = [&](double ticks) {
+                    char b[24];
+                    const double v = ticks_us(ticks, r.tsc_hz);
+                    if (v >= 1e6) std::snprintf(b, sizeof b, "%.2fs", v / 1e6);
+                    else if (v >= 1e3) std::snprintf(b, sizeof b, "%.2fms", v / 1e3);
+                    else std::snprintf(b, sizeof b, "%.1fus", v);
+                    return std::string(b);
+                };
+                auto row = [&](const char* name, const measure::FctHistogram& h, std::uint64_t inc) {
+                    std::printf("      %-11s %9llu %10llu %10s %10s %10s %10s\n", name,
+                                static_cast<unsigned long long>(h.count), static_cast<unsigned long long>(inc),
+                                h.count ? us(h.mean()).c_str() : "-",
+                                h.count ? us(static_cast<double>(h.percentile(0.5))).c_str() : "-",
+                                h.count ? us(static_cast<double>(h.percentile(0.99))).c_str() : "-",
+                                h.count ? us(static_cast<double>(h.max)).c_str() : "-");
+                };
+                for (std::size_t b = 0; b < measure::kFctBuckets; ++b)
+                    row(measure::fct_bucket_name(b), f.done[b], f.incomplete[b]);
+                row("all", f.all(), f.incomplete_total());
+            }
+        }
     }
     if (wire)
         std::printf("\naccounting: sent %llu = received %llu + lost %llu + dropped %llu + in flight at stop %llu "

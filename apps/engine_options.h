@@ -23,6 +23,8 @@ dataplane::EngineOptions engine_options_from(const po::variables_map& vm, Engine
 nlohmann::json parameters_json(const po::variables_map& vm, const dataplane::EngineOptions& o);
 // Every counter as JSON.
 nlohmann::json report_json(const dataplane::EngineReport& r);
+// Flow completion times by size bucket (part of report_json's "rx").
+nlohmann::json fct_json(const dataplane::EngineReport& r);
 
 // Human table on stdout.
 void print_report(const dataplane::EngineReport& r, const dataplane::EngineOptions& o);

@@ -20,6 +20,14 @@
 //   flows_completed, sender_gaps, flows_seen, flows_split, member_changes,
 //   member_changes_below_gap, latency_mean_us, latency_max_us, wire_dropped,
 //   wire_lost, unaccounted, stop_reason
+//   fct_<b>_n, fct_<b>_mean_us, fct_<b>_p99_us   flow completion time per size
+//                                 bucket b = small (<100 KB), medium (100 KB–10 MB),
+//                                 large (>10 MB), all: completed flows only (null
+//                                 when none completed); fct_incomplete = flows seen
+//                                 that had not all their bytes at the end
+//   rx_share_<m>, rx_idle_members  inbound bytes per receiving member
+// `flowteam migrate` runs: see migrate_metrics below (total_time_ms, goodput_gbps
+//   of the migration, downtime_ms, rounds, compression_ratio, pages_verified, ...).
 #pragma once
 
 #include <cstdio>
@@ -47,9 +55,9 @@ inline double jnum(const nlohmann::json& j, std::initializer_list<const char*> p
 
 } // namespace detail
 
-inline ojson metrics_from(const nlohmann::json& run) {
+// The engine's report (`flowteam run --json` "report", `flowteam migrate --json` "engine").
+inline ojson engine_metrics(const nlohmann::json& r) {
     using detail::jnum;
-    const nlohmann::json& r = run.at("report");
     ojson m;
     const double t = std::max(jnum(r, {"traffic_s"}), 1e-9);
     m["traffic_s"] = jnum(r, {"traffic_s"});
@@ -99,6 +107,22 @@ inline ojson metrics_from(const nlohmann::json& run) {
         m["share_" + std::to_string(i)] = shares[i];
         m["util_" + std::to_string(i)] = utils[i];
     }
+    // Inbound: where the receiving team got the bytes (switch-independent teaming
+    // receives everything on its primary member).
+    std::vector<double> rxb;
+    double srx = 0;
+    if (r.contains("members") && r["members"].is_array())
+        for (const auto& mj : r["members"]) {
+            rxb.push_back(jnum(mj, {"rx_bytes"}));
+            srx += rxb.back();
+        }
+    int rx_idle = 0;
+    for (std::size_t i = 0; i < rxb.size(); ++i) {
+        const double sh = srx > 0 ? rxb[i] / srx : 0.0;
+        m["rx_share_" + std::to_string(i)] = sh;
+        if (sh < 0.01) ++rx_idle;
+    }
+    m["rx_idle_members"] = rx_idle;
     m["util_max"] = util.empty() ? 0.0 : *std::max_element(util.begin(), util.end());
     m["util_min"] = util.empty() ? 0.0 : *std::min_element(util.begin(), util.end());
     const bool dyn = r.contains("tx") && r["tx"].contains("dynamic");
@@ -117,14 +141,109 @@ inline ojson metrics_from(const nlohmann::json& run) {
     m["wire_dropped"] = jnum(r, {"wire", "dropped"});
     m["wire_lost"] = jnum(r, {"wire", "lost"});
     m["unaccounted"] = jnum(r, {"accounting", "unaccounted"});
+    // Flow completion times by size bucket: null where no flow of the bucket completed.
+    const nlohmann::json* fb = nullptr;
+    if (r.contains("rx") && r["rx"].contains("fct") && r["rx"]["fct"].contains("buckets")) fb = &r["rx"]["fct"]["buckets"];
+    for (const char* b : {"small", "medium", "large", "all"}) {
+        const std::string k = std::string("fct_") + b;
+        const double n = fb != nullptr ? jnum(*fb, {b, "completed"}) : 0.0;
+        m[k + "_n"] = n;
+        m[k + "_mean_us"] = n > 0 ? ojson(jnum(*fb, {b, "mean_us"})) : ojson(nullptr);
+        m[k + "_p99_us"] = n > 0 ? ojson(jnum(*fb, {b, "p99_us"})) : ojson(nullptr);
+    }
+    m["fct_incomplete"] = jnum(r, {"rx", "fct", "incomplete"});
     m["stop_reason"] = r.value("stop_reason", std::string());
-    // Integers print as integers.
+    return m;
+}
+
+namespace detail {
+// Integers print as integers.
+inline void integer_metrics(ojson& m) {
     for (auto& [k, v] : m.items())
         if (v.is_number_float() && std::floor(v.get<double>()) == v.get<double>() && std::fabs(v.get<double>()) < 9e15 &&
             k.find("ratio") == std::string::npos && k.find("gbps") == std::string::npos && k != "share_error" &&
-            k != "share_max_dev" && k.find("util") == std::string::npos && k.find("_us") == std::string::npos && k.rfind("share_", 0) != 0 &&
-            k != "traffic_s" && k != "extent_mean")
+            k != "share_max_dev" && k.find("util") == std::string::npos && k.find("_us") == std::string::npos &&
+            k.find("_ms") == std::string::npos && k.find("share_") == std::string::npos && k.find("cycles") == std::string::npos &&
+            k.find("fct_") == std::string::npos && k != "traffic_s" && k != "extent_mean")
             v = static_cast<std::int64_t>(v.get<double>());
+}
+} // namespace detail
+
+// `flowteam migrate --json`: the engine's metrics (shares, utilisation, inbound
+// split, wire drops) overlaid with the migration's own. goodput_gbps is then
+// the migration's (guest memory moved × 8 / total time); the engine's received
+// bytes over the whole traffic phase are engine_goodput_gbps.
+inline ojson migrate_metrics(const nlohmann::json& run) {
+    using detail::jnum;
+    ojson m = run.contains("engine") && run["engine"].is_object() ? engine_metrics(run["engine"]) : ojson::object();
+    const nlohmann::json& t = run.at("total");
+    m["engine_goodput_gbps"] = m.contains("goodput_gbps") ? m["goodput_gbps"] : ojson(0.0);
+    m["total_time_ms"] = jnum(t, {"total-time_ms"});
+    m["goodput_gbps"] = jnum(t, {"goodput_gbps"});
+    m["wire_gbps"] = jnum(t, {"wire_gbps"});
+    m["downtime_ms"] = jnum(t, {"downtime_ms"});
+    m["rounds"] = jnum(t, {"max-rounds"});
+    m["vms"] = jnum(t, {"vms"});
+    m["vms_completed"] = jnum(t, {"completed"});
+    m["max_active"] = jnum(t, {"max_active"});
+    m["transferred"] = jnum(t, {"transferred"});
+    m["wire_bytes"] = jnum(t, {"wire-bytes"});
+    m["zero_pages"] = jnum(t, {"duplicate"});
+    m["pages_sent"] = jnum(t, {"pages-sent"});
+    m["resent_pages"] = jnum(t, {"resent-pages"});
+    m["compression_ratio"] = jnum(t, {"compression_ratio"});
+    m["body_compression_ratio"] = jnum(t, {"body_compression_ratio"});
+    m["stream_ratio"] = jnum(t, {"stream_ratio"});
+    m["tx_cycles_per_byte"] = jnum(t, {"tx_cycles_per_byte"});
+    m["tx_cycles_per_page_byte"] = jnum(t, {"tx_cycles_per_page_byte"});
+    m["compress_cycles_per_byte"] = jnum(t, {"compress_cycles_per_byte"});
+    m["pages"] = jnum(t, {"pages"});
+    m["pages_verified"] = jnum(t, {"pages_verified"});
+    m["pages_mismatched"] = jnum(t, {"pages_mismatched"});
+    m["verified"] = t.value("verified", false) ? 1 : 0;
+    // per VM
+    double vmax = 0, vsum = 0, gsum = 0;
+    std::size_t nv = 0;
+    if (run.contains("vms") && run["vms"].is_array())
+        for (const auto& v : run["vms"]) {
+            const double ms = jnum(v, {"total-time_ms"});
+            vmax = std::max(vmax, ms);
+            vsum += ms;
+            gsum += jnum(v, {"goodput_gbps"});
+            ++nv;
+        }
+    m["vm_time_max_ms"] = vmax;
+    m["vm_time_mean_ms"] = nv ? vsum / static_cast<double>(nv) : 0.0;
+    m["vm_goodput_mean_gbps"] = nv ? gsum / static_cast<double>(nv) : 0.0;
+    // the migration's channels as the receiver saw them (the engine's probe counters see none)
+    if (run.contains("reorder")) {
+        const double rec = jnum(run, {"reorder", "received"});
+        m["reordered"] = jnum(run, {"reorder", "reordered"});
+        m["reordered_ratio"] = jnum(run, {"reorder", "reordered_ratio"});
+        m["reordered_ge3"] = jnum(run, {"reorder", "n_reordered_ge3"});
+        m["ge3_ratio"] = rec > 0 ? jnum(run, {"reorder", "n_reordered_ge3"}) / rec : 0.0;
+        m["lost"] = jnum(run, {"reorder", "dropped"});
+    }
+    // channels received on more than one member (a flow split by the team)
+    int split = 0, nch = 0;
+    if (run.contains("channels") && run["channels"].is_array())
+        for (const auto& c : run["channels"]) {
+            ++nch;
+            int on = 0;
+            if (c.contains("rx_member_share") && c["rx_member_share"].is_array())
+                for (const auto& x : c["rx_member_share"]) on += x.is_number() && x.get<double>() >= 0.01;
+            split += on > 1;
+        }
+    m["channels_total"] = nch;
+    m["channels_split"] = split;
+    detail::integer_metrics(m);
+    return m;
+}
+
+inline ojson metrics_from(const nlohmann::json& run) {
+    if (!run.contains("report") && run.contains("total")) return migrate_metrics(run);
+    ojson m = engine_metrics(run.at("report"));
+    detail::integer_metrics(m);
     return m;
 }
 
@@ -565,7 +684,7 @@ inline std::string summary_markdown(const SummaryInput& in, std::vector<CheckRes
         for (const auto& x : s.sweep[i].values) v.push_back(x.text);
         os << (i ? "; " : "") << "`" << s.sweep[i].name << "` = " << join(v, ", ");
     }
-    os << "\n- every run: `flowteam run " << join(in.base_args, " ") << "`\n";
+    os << "\n- every run: `flowteam " << in.scenario->command << " " << join(in.base_args, " ") << "`\n";
     os << "- not used by a mode (empty in the tables): flowlet-gap and policy unless mode = dynamic, flowcell-bytes "
           "unless mode = flowcell\n\n";
 
@@ -656,7 +775,7 @@ inline std::string summary_markdown(const SummaryInput& in, std::vector<CheckRes
             }
     }
     os << "\n---\nFiles: `results.jsonl` (one record per run: params, metrics), `results.csv` (the same, flat), "
-          "`runs/<id>.json` (the full `flowteam run --json` report), `runs/<id>.out|.err` (its output). Metrics are "
+          "`runs/<id>.json` (the full `flowteam " << in.scenario->command << " --json` report), `runs/<id>.out|.err` (its output). Metrics are "
           "defined in apps/experiment_results.h.\n";
     return os.str();
 }

@@ -9,10 +9,14 @@
 //                     duration (shortcut for run.duration), repetitions N or
 //                     seeds = 1;2;3, metrics (columns of the summary's run table),
 //                     skip (repeatable: CONDS; matching combinations are not run),
-//                     run-timeout (wall limit of one run).
+//                     run-timeout (wall limit of one run), command (run |
+//                     migrate: each run is a `flowteam run` or a `flowteam
+//                     migrate --mode M` child; default run).
 //                     Keys before the first section belong here.
-//   [run]             base `flowteam run` options, same names as on its command
-//                     line (`fail` may repeat). Not allowed: json, config, quiet.
+//   [run]             base options of the command, same names as on its command
+//                     line (`fail` may repeat). Not allowed: json, config, quiet,
+//                     compare-compression. Switches (no-measure, auto-converge)
+//                     take true / false.
 //   [sweep]           swept parameters, one key each, values separated by ';'
 //                     (or one line per value: a repeated key appends). ';' is used
 //                     because option values themselves contain ',' (rates, delays).
@@ -51,7 +55,10 @@
 // K*skew gap is 0 when skew = 0).
 #pragma once
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <cstdio>
 #include <cmath>
 #include <cstdint>
 #include <fstream>
@@ -353,28 +360,111 @@ struct Scenario {
     std::vector<std::string> metrics;
     std::optional<Value> repetitions, seeds, run_timeout;
     std::vector<Section> plots, tables, checks;
+    std::string command = "run";                    // the child: `flowteam run` or `flowteam migrate`
+    Origin command_at;
 };
 
-// Names of `flowteam run` options and the ones the experiment sets itself.
-inline const std::vector<std::string>& run_option_names() {
-    static const std::vector<std::string> names = [] {
-        po::options_description d;
-        add_engine_options(d, EngineRole::run);
-        std::vector<std::string> n;
-        for (const auto& o : d.options()) n.push_back(o->long_name());
-        return n;
-    }();
-    return names;
+// ---------------------------------------------------------------- commands
+//
+// Each run is a child `flowteam <command>`: `run` (the default) or `migrate`
+// (`[scenario] command = migrate`). The options a scenario may set are the
+// command's own: `run`'s from add_engine_options; `migrate`'s are read from
+// `flowteam migrate --help` of this very binary (so options added to migrate
+// are accepted without a change here). Switch options (no value, e.g.
+// no-measure, auto-converge) take true/false in a scenario.
+
+struct CommandInfo {
+    std::string name;
+    std::vector<std::string> options;          // long names, in help order
+    std::set<std::string> switches;            // options without a value
+    std::set<std::string> engine;              // of those, `flowteam run` options (validated by engine_options_from)
+    bool has(const std::string& n) const { return std::find(options.begin(), options.end(), n) != options.end(); }
+};
+
+inline std::string& current_command() {
+    static std::string c = "run";
+    return c;
 }
-inline bool is_run_option(const std::string& n) {
-    const auto& v = run_option_names();
-    return std::find(v.begin(), v.end(), n) != v.end();
+inline const std::vector<std::string>& known_commands() {
+    static const std::vector<std::string> k = {"run", "migrate"};
+    return k;
 }
-inline bool is_reserved_option(const std::string& n) { return n == "json" || n == "config" || n == "quiet" || n == "help"; }
+
+// Long option names and switches from a Boost.Program_options help text:
+// lines "  --name arg (=x)   text", "  --name FILE   text", "  --name    text".
+inline void parse_help_options(const std::string& help, CommandInfo& ci) {
+    std::istringstream in(help);
+    for (std::string line; std::getline(in, line);) {
+        std::size_t p = line.find_first_not_of(' ');
+        if (p == std::string::npos || p < 2 || line.compare(p, 2, "--") != 0) continue;
+        p += 2;
+        std::size_t e = p;
+        while (e < line.size() && (std::isalnum(static_cast<unsigned char>(line[e])) != 0 || line[e] == '-')) ++e;
+        if (e == p) continue;
+        const std::string name = line.substr(p, e - p);
+        // A value follows after exactly one space ("arg", "FILE", "HEX"); a switch has
+        // two or more spaces (the description column) or nothing after its name.
+        const bool value = e + 1 < line.size() && line[e] == ' ' && line[e + 1] != ' ';
+        if (!ci.has(name)) ci.options.push_back(name);
+        if (!value) ci.switches.insert(name);
+    }
+}
+
+inline std::string self_executable() {
+    char buf[4096];
+    const ssize_t n = ::readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+    if (n <= 0) throw std::runtime_error("cannot find my own executable (/proc/self/exe)");
+    return std::string(buf, static_cast<std::size_t>(n));
+}
+
+inline const CommandInfo& command_info(const std::string& cmd) {
+    static std::map<std::string, CommandInfo> cache;
+    if (auto it = cache.find(cmd); it != cache.end()) return it->second;
+    CommandInfo ci;
+    ci.name = cmd;
+    po::options_description d;
+    add_engine_options(d, EngineRole::run);
+    for (const auto& o : d.options()) {
+        ci.options.push_back(o->long_name());
+        ci.engine.insert(o->long_name());
+        if (o->semantic()->max_tokens() == 0) ci.switches.insert(o->long_name());
+    }
+    if (cmd == "migrate") {
+        std::string help;
+        std::string q = self_executable();
+        std::string quoted = "'";
+        for (char c : q) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+        quoted += "'";
+        if (FILE* f = ::popen((quoted + " migrate --help 2>/dev/null").c_str(), "r"); f != nullptr) {
+            char b[4096];
+            for (std::size_t k; (k = std::fread(b, 1, sizeof b, f)) > 0;) help.append(b, k);
+            ::pclose(f);
+        }
+        const std::size_t before = ci.options.size();
+        parse_help_options(help, ci);
+        if (ci.options.size() == before)
+            throw std::runtime_error("cannot read the options of `flowteam migrate` (" + q + " migrate --help)");
+    } else if (cmd != "run") {
+        throw UsageError("command '" + cmd + "' (allowed: run, migrate)");
+    }
+    return cache.emplace(cmd, std::move(ci)).first->second;
+}
+
+// Options of the scenario's command (the current one while a file is read).
+inline const std::vector<std::string>& run_option_names() { return command_info(current_command()).options; }
+inline bool is_run_option(const std::string& n) { return command_info(current_command()).has(n); }
+inline bool is_switch_option(const std::string& n) { return command_info(current_command()).switches.count(n) != 0; }
+// Set by `flowteam experiment` itself, or not a single run (migrate's
+// --compare-compression starts children of its own).
+inline bool is_reserved_option(const std::string& n) {
+    return n == "json" || n == "config" || n == "quiet" || n == "help" || n == "compare-compression";
+}
+inline std::string command_words() { return "`flowteam " + current_command() + "`"; }
 
 inline const std::vector<std::string>& scenario_keys() {
     static const std::vector<std::string> k = {"name",  "title",   "source",  "published",   "description", "duration",
-                                               "repetitions", "seeds", "metrics", "skip", "run-timeout"};
+                                               "repetitions", "seeds", "metrics", "skip", "run-timeout",
+                                               "command"};
     return k;
 }
 
@@ -388,7 +478,7 @@ inline std::string allowed_run_options() {
 inline void add_base(Scenario& s, const std::string& key, const Value& v) {
     if (is_reserved_option(key)) fail_at(v.at, "'" + key + "' is set by `flowteam experiment` itself");
     if (!is_run_option(key))
-        fail_at(v.at, "unknown `flowteam run` option '" + key + "'" + did_you_mean(key, run_option_names()) +
+        fail_at(v.at, "unknown " + command_words() + " option '" + key + "'" + did_you_mean(key, run_option_names()) +
                           " (allowed: " + allowed_run_options() + ")");
     auto& slot = s.base[key];
     if (!slot.empty() && key != "fail") {
@@ -410,6 +500,13 @@ inline void set_scenario_key(Scenario& s, const std::string& key, const Value& v
     } else if (key == "repetitions") s.repetitions = v;
     else if (key == "seeds") s.seeds = v;
     else if (key == "run-timeout") s.run_timeout = v;
+    else if (key == "command") {
+        if (std::find(known_commands().begin(), known_commands().end(), v.text) == known_commands().end())
+            fail_at(v.at, "command '" + v.text + "' (allowed: " + join(known_commands(), ", ") + ")");
+        s.command = v.text;
+        s.command_at = v.at;
+        current_command() = v.text;
+    }
     else if (key == "metrics") {
         s.metrics.clear();
         for (auto& m : split_on(v.text, ",")) {
@@ -450,8 +547,14 @@ inline void add_sweep(Scenario& s, const std::string& key, const Value& v, bool 
 inline Scenario load_scenario(const std::string& path) {
     Scenario s;
     s.file = path;
+    current_command() = "run";
     if (path.empty()) return s;
-    for (const auto& e : read_ini(path)) {
+    const std::vector<IniEntry> entries = read_ini(path);
+    // The command decides which options the rest of the file may set: read it first.
+    for (const auto& e : entries)
+        if ((e.section.empty() || e.section == "scenario") && e.key == "command") set_scenario_key(s, e.key, {e.value, e.at});
+    for (const auto& e : entries) {
+        if ((e.section.empty() || e.section == "scenario") && e.key == "command") continue;
         const Value v{e.value, e.at};
         const std::string& sec = e.section;
         if (sec.empty() || sec == "scenario") set_scenario_key(s, e.key, v);
@@ -468,7 +571,7 @@ inline Scenario load_scenario(const std::string& path) {
             it->kv.emplace_back(e.key, v);
         } else if (sec.find('=') != std::string::npos) {
             if (is_reserved_option(e.key) || !is_run_option(e.key))
-                fail_at(e.at, "a profile section sets `flowteam run` options; '" + e.key + "' is not one" +
+                fail_at(e.at, "a profile section sets " + command_words() + " options; '" + e.key + "' is not one" +
                                   did_you_mean(e.key, run_option_names()));
             s.profiles[sec].emplace_back(e.key, v);
         } else {
@@ -481,10 +584,16 @@ inline Scenario load_scenario(const std::string& path) {
 
 // Applies `--set KEY=VALUE` and `--sweep KEY=V1;V2` (command line wins).
 inline void apply_overrides(Scenario& s, const std::vector<std::string>& sets, const std::vector<std::string>& sweeps) {
+    for (const auto& kv : sets) {   // the command first: it decides which options the others may set
+        const auto eq = kv.find('=');
+        if (eq != std::string::npos && (trim(kv.substr(0, eq)) == "command" || trim(kv.substr(0, eq)) == "scenario.command"))
+            set_scenario_key(s, "command", {trim(kv.substr(eq + 1)), {"command line", 0, "", "--set command"}});
+    }
     for (const auto& kv : sets) {
         const auto eq = kv.find('=');
         if (eq == std::string::npos || eq == 0) throw UsageError("--set: '" + kv + "' is not KEY=VALUE");
         std::string key = trim(kv.substr(0, eq));
+        if (key == "command" || key == "scenario.command") continue;
         const Value v{trim(kv.substr(eq + 1)), {"command line", 0, "", "--set " + key}};
         if (key.rfind("run.", 0) == 0) add_base(s, key.substr(4), v);
         else if (key.rfind("scenario.", 0) == 0) set_scenario_key(s, key.substr(9), v);
@@ -502,6 +611,16 @@ inline void apply_overrides(Scenario& s, const std::vector<std::string>& sets, c
 // Classifies swept keys, adds the seed sweep, checks what can be checked
 // before expansion. Throws UsageError (one line, with file:line).
 inline void finish_scenario(Scenario& s) {
+    current_command() = s.command;
+    // Options given before a `--set command=...` are checked against the final command.
+    for (const auto& [k, vs] : s.base)
+        if (!is_run_option(k))
+            fail_at(vs.front().at, "unknown " + command_words() + " option '" + k + "'" + did_you_mean(k, run_option_names()));
+    for (const auto& [sec, kv] : s.profiles)
+        for (const auto& [k, v] : kv)
+            if (!is_run_option(k))
+                fail_at(v.at, "a profile section sets " + command_words() + " options; '" + k + "' is not one" +
+                                  did_you_mean(k, run_option_names()));
     std::set<std::string> touched; // run options set by a sweep
     std::set<std::string> profile_params;
     for (auto& p : s.sweep) {
@@ -538,7 +657,7 @@ inline void finish_scenario(Scenario& s) {
             for (const auto& [sec, kv] : s.profiles) any = any || sec.rfind(p.name + "=", 0) == 0;
             if (!any)
                 fail_at(p.at, "unknown parameter '" + p.name + "'" + did_you_mean(p.name, run_option_names()) +
-                                  " (allowed: a `flowteam run` option (" + allowed_run_options() +
+                                  " (allowed: a " + command_words() + " option (" + allowed_run_options() +
                                   "), members, skew, or a profile with a [" + p.name + "=VALUE] section per value)");
             p.kind = ParamKind::profile;
             profile_params.insert(p.name);
@@ -744,6 +863,8 @@ inline Expansion expand(const Scenario& s) {
                 val = format_ns(static_cast<std::uint64_t>(std::llround(*factor * static_cast<double>(*skew))));
             }
         }
+        // `flowteam migrate` without --mode is the main job (one run per mode): always name the mode.
+        if (s.command == "migrate" && opts.count("mode") == 0) opts["mode"] = {{"hash"}, Origin{s.file, 0, "", "mode"}};
         // Parameters the mode does not use.
         const std::string mode = opts.count("mode") ? opts["mode"].values.front() : "hash";
         std::set<std::string> unused;
@@ -797,10 +918,19 @@ inline Expansion expand(const Scenario& s) {
             std::vector<std::string> args;
             for (const auto& [k, o] : opts)
                 for (const auto& v : o.values) {
+                    if (is_switch_option(k)) {   // true: the bare flag; false: left out
+                        std::string b = v;
+                        for (auto& c : b) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+                        if (b == "true" || b == "1" || b == "yes" || b == "on") args.push_back("--" + k);
+                        else if (!(b == "false" || b == "0" || b == "no" || b == "off"))
+                            fail_at(o.at, "'" + v + "' (a switch: allowed true or false)");
+                        continue;
+                    }
                     args.push_back("--" + k);
                     args.push_back(v);
                 }
             std::string key = join(args, "\x1f");
+            if (s.command != "run") key = s.command + "\x1f" + key;
             if (auto it = by_id.find(key); it != by_id.end()) {
                 ++ex.collapsed;
                 ++ex.runs[it->second].duplicates;
@@ -808,6 +938,14 @@ inline Expansion expand(const Scenario& s) {
                 // Validate exactly as the child will parse it.
                 po::options_description d;
                 add_engine_options(d, EngineRole::run);
+                // migrate's own options: syntax here, values when the child parses them
+                // (a bad one fails that run with migrate's one-line error).
+                const CommandInfo& ci = command_info(s.command);
+                for (const auto& on : ci.options) {
+                    if (ci.engine.count(on) != 0 || on == "help" || on == "config") continue;
+                    if (ci.switches.count(on) != 0) d.add_options()(on.c_str(), po::bool_switch());
+                    else d.add_options()(on.c_str(), po::value<std::string>());
+                }
                 po::variables_map vm;
                 dataplane::EngineOptions eo;
                 std::vector<std::string> full = args;
@@ -833,6 +971,14 @@ inline Expansion expand(const Scenario& s) {
                 r.options.erase("quiet");
                 for (const auto& u : unused) r.options[u] = nullptr;
                 r.duration_ns = eo.duration_ns;
+                if (s.command == "migrate") {   // migrate runs until done, at most --timeout (90 s by default)
+                    const std::string to = opts.count("timeout") ? opts["timeout"].values.front() : "90s";
+                    try {
+                        r.duration_ns = parse_duration_ns("--timeout", to);
+                    } catch (const UsageError& e) {
+                        fail_at(opts["timeout"].at, e.what());
+                    }
+                }
                 r.drain_ns = eo.drain_timeout_ns;
                 std::string sl;
                 for (const auto& [k, v] : exact)

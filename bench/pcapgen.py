@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: BSD-3-Clause
-"""flowteam bench — write a pcap of N IPv4/UDP flows (one frame per flow).
+"""flowteam bench — write a pcap of N IPv4/UDP flows (one frame per flow, N <= 2^20).
 
 Frames: Ethernet II / IPv4 (valid header checksum) / UDP (checksum 0),
 source and destination addresses in 198.18.0.0/15 (RFC 2544 benchmarking
@@ -13,6 +13,7 @@ import argparse
 import struct
 import sys
 
+MAX_FLOWS = 1 << 20   # 2^17 source addresses x 8 destination-port groups
 PCAP_GLOBAL = struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1)  # LINKTYPE_ETHERNET
 
 
@@ -36,7 +37,9 @@ def frame(flow: int, size: int) -> bytes:
     src_ip = (198 << 24) | (18 << 16) | (flow & 0x1FFFF)
     dst_ip = (198 << 24) | (19 << 16) | ((flow * 2654435761) & 0xFFFF)
     sport = 1024 + (flow % 60000)
-    dport = 5001 + (flow % 7)
+    # Beyond 2^17 flows the source address repeats: flow >> 17 goes into the
+    # destination port, so (source address, destination port) stays unique.
+    dport = 5001 + (flow % 7) + 7 * (flow >> 17)
     ip_len = flen - 14
     udp_len = ip_len - 20
     ip = struct.pack("!BBHHHBBHII", 0x45, 0, ip_len, flow & 0xFFFF, 0x4000, 64, 17, 0, src_ip, dst_ip)
@@ -49,6 +52,8 @@ def frame(flow: int, size: int) -> bytes:
 
 
 def write_pcap(path: str, flows: int, size: int) -> None:
+    if not 1 <= flows <= MAX_FLOWS:
+        raise ValueError("flows: 1..%d" % MAX_FLOWS)
     with open(path, "wb") as f:
         f.write(PCAP_GLOBAL)
         for i in range(flows):
@@ -63,8 +68,8 @@ def main(argv=None) -> int:
     ap.add_argument("--size", type=int, default=64, help="wire frame size with FCS: 64..1518, default 64")
     ap.add_argument("--out", required=True, help="pcap file to write")
     a = ap.parse_args(argv)
-    if not 1 <= a.flows <= 1 << 17:
-        ap.error("--flows: 1..131072 (the 198.18.0.0/15 source range)")
+    if not 1 <= a.flows <= MAX_FLOWS:
+        ap.error("--flows: 1..%d" % MAX_FLOWS)
     if not 64 <= a.size <= 1518:
         ap.error("--size: 64..1518")
     write_pcap(a.out, a.flows, a.size)

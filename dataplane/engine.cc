@@ -143,7 +143,7 @@ std::uint32_t pool_size(const Run& r) {
         const double flight_s = static_cast<double>(l.delay_ns + l.jitter_ns) * 1e-9;
         need += static_cast<std::uint64_t>(static_cast<double>(l.rate_bps) * flight_s / 8.0 / 256.0);
         need += l.queue_packets != 0 ? l.queue_packets : 4096;
-        need += TxStage::kBacklog + r.opts.tx_ring + std::uint64_t{r.opts.rx_queues} * r.opts.rx_ring + 1024;
+        need += TxStage::kBacklog + 2 * kBurstSize + r.opts.tx_ring + std::uint64_t{r.opts.rx_queues} * r.opts.rx_ring + 1024;
     }
     const std::uint64_t per = data_room_for(r.opts.mtu) + 256u;
     const std::uint64_t cap = (512ull << 20) / per;   // stay within half of the testbed's 1 GiB
@@ -275,7 +275,10 @@ void build_rx(Run& r, bool stamps, RxRss rss) {
                                                  r.opts.track_flows, rc, gap, stamps,
                                                  r.opts.sink_factory ? r.opts.sink_factory(i) : nullptr, r.shared));
     }
-    for (auto& s : r.rx) s->set_sink_idle(ticks_from_ns(kSinkIdleNs, r.hz));
+    for (auto& s : r.rx) {
+        s->set_sink_idle(ticks_from_ns(kSinkIdleNs, r.hz));
+        s->set_measure(r.opts.measure_reorder);
+    }
     if (!r.rx.empty() && !r.rx_ports.empty()) {
         // Back channel: the first RX lcore owns TX queue 0 of every receiving member port.
         std::vector<TxPort> fb;
@@ -801,6 +804,7 @@ void fill_report(Run& r) {
         rep.flows_split_links += s->flows_split_links();
         rep.flows_split_rx += s->flows_split_rx();
         rep.reorder.merge(s->reorder());
+        rep.fct.merge(s->fct());
         for (std::uint8_t m = 0; m < r.n; ++m) {
             rep.members[m].rx_packets += c.m_packets[m];
             rep.members[m].rx_bytes += c.m_bytes[m];
@@ -889,6 +893,7 @@ EngineReport run_testbed(const EngineOptions& opts) {
     r.wire = std::make_unique<WireStage>(opts.links, std::move(wp), opts.team.teaming, opts.team.mode,
                                          opts.receiver_primary, r.reta, r.rss_key, r.shared, r.hz);
     r.tx->set_poll_return_path(true);   // the reverse direction (FrameSource::on_feedback)
+    r.tx->set_stamp_wire_meta(true);    // the switch reads the flow hash, RX the link and arrival
     build_rx(r, /*stamps=*/true, RxRss::trusted);
     plan_layout(r);
     return finish(r);

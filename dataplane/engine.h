@@ -36,6 +36,7 @@
 #include "emulation/link.h"
 #include "emulation/probe_header.h"
 #include "emulation/traffic.h"
+#include "measure/fct.h"
 #include "measure/reorder.h"
 #include "packet/flow_key.h"
 #include "packet/hash.h"
@@ -94,6 +95,7 @@ struct EngineOptions {
     std::uint64_t drain_timeout_ns = 500'000'000ull; // after the traffic phase: wait for in-flight packets
     std::uint32_t track_flows = 4096;             // RX per-flow state slots per RX lcore (power of two)
     measure::ReorderConfig reorder{};
+    bool measure_reorder = true;                  // RX: per-flow reorder/latency/FCT (false: per-member packets/bytes only)
     bool progress = true;                         // one line per second on stderr
     bool telemetry = true;                        // /flowteam/... providers during the run
     std::uint16_t max_rx_lcores = 0;              // 0 = every lcore left after TX/wire
@@ -193,6 +195,7 @@ struct EngineReport {
     std::uint64_t member_changes_below_gap = 0; // ... with a TX gap < flowlet gap
     std::uint64_t min_change_gap_ns = 0;    // smallest TX gap at a change (0 when none)
     measure::ReorderStats reorder{};
+    measure::FctStats fct{};                // flow completion times (sized flows), in TSC ticks (tsc_hz)
     std::uint64_t latency_samples = 0;      // one-way TX tick -> RX poll tick
     double latency_mean_us = 0, latency_max_us = 0;
 

@@ -42,6 +42,8 @@ void RxStage::retire(FlowSlot& s) noexcept {
     if (std::popcount(s.link_mask) > 1) ++split_links_;
     if (std::popcount(s.rx_mask) > 1) ++split_rx_;
     s.reo.reset();
+    fct_.on_retire(s.fct);
+    s.fct.reset();
     s.link_mask = 0;
     s.rx_mask = 0;
     s.high_link = kNoMember;
@@ -65,6 +67,7 @@ void RxStage::account(Item& it, Tick now) noexcept {
     ++c_.q_packets[it.member][it.queue < kMaxEngineQueues ? it.queue : kMaxEngineQueues - 1];
     ++c_.packets;
     c_.bytes += mb->pkt_len;
+    if (!measure_) return;   // --no-measure: per-member packets/bytes only
 
     const std::uint8_t* data = rte_pktmbuf_mtod(mb, const std::uint8_t*);
     std::uint32_t len = mb->data_len;
@@ -105,7 +108,15 @@ void RxStage::account(Item& it, Tick now) noexcept {
     const std::uint8_t lk = link < kMaxMembers ? link : it.member;
     s.link_mask |= 1u << lk;
     s.rx_mask |= 1u << it.member;
-    if (s.reo.on_packet(d.seq) == measure::Arrival::kLate) ++c_.reordered;
+    const measure::Arrival arr = s.reo.on_packet(d.seq);
+    if (arr == measure::Arrival::kLate) ++c_.reordered;
+    if (arr != measure::Arrival::kDuplicate) {
+        // FCT: the wire's delivery tick when there is a wire (the poll adds nothing of the network's)
+        const Tick at = stamps_ && it.key != 0 ? it.key : now;   // key = meta(mb).arrival (set before the sort)
+        Tick fct = 0;
+        if (s.fct.on_packet(d.tx_time, at, d.payload_bytes(), d.flow_bytes, fct)) [[unlikely]]
+            fct_.on_complete(d.flow_bytes, fct);
+    }
 
     if (s.high_link == kNoMember) {
         s.high_seq = d.seq;
@@ -238,14 +249,14 @@ void RxStage::poll(Tick now) noexcept {
         }
         n = kept;
     }
-    if (stamps_) {
+    if (stamps_ && (measure_ || sink_)) {   // arrival order matters to the measurement and the sink only
         for (std::uint32_t i = 0; i < n; ++i) items_[i].key = meta(items_[i].m).arrival;
         std::sort(items_.begin(), items_.begin() + n, [](const Item& a, const Item& b) {
             return a.key != b.key ? a.key < b.key : a.order < b.order;
         });
     }
     for (std::uint32_t i = 0; i < n; ++i) {
-        if (i + 2 < n) rte_prefetch0(rte_pktmbuf_mtod(items_[i + 2].m, void*));
+        if (measure_ && i + 2 < n) rte_prefetch0(rte_pktmbuf_mtod(items_[i + 2].m, void*));
         account(items_[i], now);
     }
     if (sink_) {

@@ -52,6 +52,18 @@ struct FrameBuf {
     std::uint8_t* data = nullptr; // start of the frame (Ethernet header)
     std::uint32_t cap = 0;        // bytes available at data (one segment)
     std::uint32_t len = 0;        // set by the source: frame length without FCS
+    // Zero-copy tail (optional). An engine that can chain an external segment
+    // after this buffer sets ext_ok = true before fill(); the source may then
+    // point `ext` at `ext_len` bytes that follow the `len` bytes on the wire and
+    // are sent from that memory without a copy (an mbuf attached to it,
+    // rte_pktmbuf_attach_extbuf). The memory must stay mapped until the frame
+    // is freed (its content may change meanwhile: the migration re-sends pages
+    // the guest wrote). With ext_ok false (the default) the source writes the
+    // whole frame at `data` and leaves ext null. For a real NIC the memory must
+    // also be DMA-mapped (rte_extmem_register + rte_dev_dma_map).
+    bool ext_ok = false;
+    const std::uint8_t* ext = nullptr;
+    std::uint32_t ext_len = 0;
 };
 
 struct RxFrame {

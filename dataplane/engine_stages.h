@@ -164,24 +164,45 @@ public:
     // client reclaims its TX slots on its RX path); what arrives is freed
     // and counted in return_path_rx.
     void set_poll_return_path(bool on) { poll_return_ = on; }
+    // The testbed wire reads WireMeta (flow hash for the switch); real, memif
+    // and null ports do not, so the TX stage writes it only when told to
+    // (it lives in the mbuf's second cache line: one more line per packet).
+    void set_stamp_wire_meta(bool on) { stamp_meta_ = on; }
     const MbufSource& source() const { return *source_; }
     // Failover records (read after the lcore stopped).
     const std::vector<FailoverRecord>& failovers() const { return failovers_; }
     std::uint64_t failover_count() const { return n_failovers_.load(std::memory_order_relaxed); }
 
 private:
+    // Per member: mbuf pointers only, plus the byte total of what it holds
+    // (the per-packet hash/bytes/vport are recomputed in the rare case a
+    // backlog is re-run through the team after its member went down).
     struct Backlog {
         rte_mbuf* pkts[kBacklog];
-        std::uint32_t hash[kBacklog];
-        std::uint32_t bytes[kBacklog];
-        std::uint32_t vport[kBacklog];
+        std::uint64_t bytes = 0;   // sum of pkt_len over pkts[0..n)
         std::uint16_t n = 0;
     };
+    // One classified burst (parsed, hashed) waiting for the team's decision.
+    struct Burst {
+        rte_mbuf* pkts[kBurstSize];
+        std::uint32_t hash[kBurstSize];
+        std::uint32_t bytes[kBurstSize];
+        std::uint32_t vport[kBurstSize];
+        std::uint16_t n = 0;
+        Tick at = 0;   // when the source gave it: the team decides as of then (flowlet gaps are TX gaps)
+    };
+    // Sender-only runs poll the return path once every this many loops when
+    // no source consumes it (it only frees what arrives there).
+    static constexpr std::uint32_t kReturnPollEvery = 16;
+
     void on_membership(std::uint32_t mask, Tick now) noexcept;
-    void dispatch(rte_mbuf** pkts, const std::uint32_t* hash, const std::uint32_t* bytes, const std::uint32_t* vport,
-                  std::uint16_t n, Tick now) noexcept;
+    // Parse + hash pkts[0..n) into out (bad frames counted and freed).
+    void classify(rte_mbuf* const* pkts, std::uint16_t n, Burst& out) noexcept;
+    void classify_hashed(rte_mbuf* const* pkts, std::uint16_t n, Burst& out) noexcept;
+    void dispatch(const Burst& b, const std::uint32_t* next_hash, std::uint16_t next_n) noexcept;
     void flush(std::uint8_t m) noexcept;
     bool room_for_burst() const noexcept;
+    void poll_return_path(Tick now) noexcept;
 
     unsigned index_;
     teaming::Team team_;
@@ -195,6 +216,14 @@ private:
     std::uint32_t known_mask_;
     std::vector<Backlog> backlog_;
     Backlog reassign_;
+    // The mode reads no flow hash (roundrobin, active-backup).
+    bool hash_free_;
+    // bursts_[pending_]: the burst being decided; the other one serves the
+    // reassign path. (Deciding a burst only once the next one is hashed, to
+    // pass its hashes to Team::assign's look-ahead overload, was tried: on the
+    // testbed it let a dynamic-mode flow reorder, see the perf notes.)
+    Burst bursts_[2];
+    unsigned pending_ = 0;
     std::vector<std::uint8_t> buckets_before_;
     std::vector<FailoverRecord> failovers_;    // capacity kMaxFailoverRecords, never grows on the hot path
     std::atomic<std::uint64_t> n_failovers_{0};
@@ -204,6 +233,8 @@ private:
     Tick publish_period_;
     std::uint64_t tsc_hz_;
     bool poll_return_ = false;
+    bool stamp_meta_ = false;
+    std::uint32_t return_countdown_ = 1;
     FrameSource* fb_target_ = nullptr;   // source_->feedback_target()
 };
 
@@ -347,6 +378,8 @@ public:
     void set_handoff(std::vector<rte_ring*> rings) { handoff_ = std::move(rings); }
     // Sink timers: on_frames(now, _, 0) when nothing arrived for `idle` ticks.
     void set_sink_idle(Tick idle) { sink_idle_ = idle; }
+    // Per-flow measurement (probe parsing, reordering, latency, FCT); off: per-member packets/bytes only.
+    void set_measure(bool on) { measure_ = on; }
     // Back channel: after on_frames, ask the sink for frames (mbufs of `mp`)
     // and transmit them on ports[member] (TX queue `queue` of the receiving
     // member port). The member is the one the most recent frame arrived on
@@ -366,6 +399,7 @@ public:
     const RxCounters& counters() const { return c_; }
     const Published<RxCounters>& published() const { return pub_; }
     const measure::ReorderStats& reorder() const { return totals_; }
+    const measure::FctStats& fct() const { return fct_; }
     std::uint64_t flows_seen() const { return flows_seen_; }
     std::uint64_t flows_split_links() const { return split_links_; }
     std::uint64_t flows_split_rx() const { return split_rx_; }
@@ -380,6 +414,7 @@ private:
     };
     struct FlowSlot {
         measure::FlowReorder reo;
+        measure::FlowFct fct;
         std::uint32_t owner = UINT32_MAX;
         std::uint32_t high_seq = 0;
         Tick high_tx = 0;
@@ -410,12 +445,14 @@ private:
     std::vector<RxFrame> frames_;
     std::vector<std::uint8_t> linear_;   // scratch for chained frames
     bool last_empty_ = true;
+    bool measure_ = true;
     Tick sink_idle_ = 0;
     Tick last_sink_ = 0;
     std::vector<TxPort> fb_ports_;
     rte_mempool* fb_pool_ = nullptr;
     std::uint8_t fb_member_ = 0;
     measure::ReorderStats totals_;
+    measure::FctStats fct_;
     std::uint64_t flows_seen_ = 0, split_links_ = 0, split_rx_ = 0;
     RxCounters c_;
     Published<RxCounters> pub_;

@@ -3,7 +3,15 @@
 #include "dataplane/migrate.h"
 
 #include <rte_cycles.h>
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <rte_mbuf.h>
+#include <rte_memcpy.h>
+#include <rte_mempool.h>
 
+#include <time.h>
+
+#include <algorithm>
 #include <cstring>
 #include <stdexcept>
 
@@ -32,6 +40,117 @@ bool parse_compress(const std::string& s, MigrateCompress& out) {
 
 std::uint64_t migrate_tsc_hz() noexcept { return rte_get_tsc_hz(); }
 
+double cpu_share(std::uint64_t thread_cpu_ns, std::uint64_t thread_wall_ns) noexcept {
+    if (thread_wall_ns == 0) return 1.0;
+    const double r = static_cast<double>(thread_cpu_ns) / static_cast<double>(thread_wall_ns);
+    return r > 1.0 ? 1.0 : r;
+}
+
+// ------------------------------------------------------------ zero-copy segments
+
+namespace {
+constexpr std::uint16_t kShinfoPriv =
+    static_cast<std::uint16_t>(RTE_ALIGN_CEIL(sizeof(rte_mbuf_ext_shared_info), RTE_MBUF_PRIV_ALIGN));
+inline rte_mbuf_ext_shared_info* seg_shinfo(rte_mbuf* m) noexcept {
+    return static_cast<rte_mbuf_ext_shared_info*>(rte_mbuf_to_priv(m));
+}
+} // namespace
+
+ExtSegmentChainer::ExtSegmentChainer(const std::string& name, unsigned segments) {
+    // Segments carry no data of their own: the data room is only the headroom.
+    rte_mempool* mp = rte_pktmbuf_pool_create(name.c_str(), segments, 0, kShinfoPriv, 0, SOCKET_ID_ANY);
+    if (mp == nullptr)
+        throw std::runtime_error("zero-copy: segment pool " + name + " (" + std::to_string(segments) +
+                                 " mbufs) failed: " + rte_strerror(rte_errno) + "; give EAL more memory (-m)");
+    pool_ = mp;
+    iova_va_ = rte_eal_iova_mode() == RTE_IOVA_VA;
+}
+
+ExtSegmentChainer::~ExtSegmentChainer() { rte_mempool_free(static_cast<rte_mempool*>(pool_)); }
+
+unsigned ExtSegmentChainer::free_segments() const noexcept {
+    return rte_mempool_avail_count(static_cast<const rte_mempool*>(pool_));
+}
+
+void ExtSegmentChainer::on_free(void*, void* opaque) {
+    static_cast<ExtSegmentChainer*>(opaque)->released_.fetch_add(1, std::memory_order_relaxed);
+}
+
+bool ExtSegmentChainer::chain(void* head, const FrameBuf& b) noexcept {
+    if (head == nullptr || b.ext == nullptr || b.ext_len == 0 || b.ext_len > UINT16_MAX) return false;
+    rte_mbuf* seg = rte_pktmbuf_alloc(static_cast<rte_mempool*>(pool_));
+    if (seg == nullptr) [[unlikely]] {
+        ++pool_empty_;
+        return false;
+    }
+    rte_mbuf_ext_shared_info* sh = seg_shinfo(seg);
+    sh->free_cb = &ExtSegmentChainer::on_free;
+    sh->fcb_opaque = this;
+    rte_mbuf_ext_refcnt_set(sh, 1);
+    void* addr = const_cast<std::uint8_t*>(b.ext); // transmitted, never written
+    const rte_iova_t iova = iova_va_ ? static_cast<rte_iova_t>(reinterpret_cast<std::uintptr_t>(addr))
+                                     : rte_mem_virt2iova(addr);
+    rte_pktmbuf_attach_extbuf(seg, addr, iova, static_cast<std::uint16_t>(b.ext_len), sh);
+    seg->data_len = static_cast<std::uint16_t>(b.ext_len);
+    seg->pkt_len = b.ext_len;
+    ++attached_;                               // every attach is matched by one release (free callback)
+    if (rte_pktmbuf_chain(static_cast<rte_mbuf*>(head), seg) != 0) [[unlikely]] {
+        rte_pktmbuf_free(seg);                 // too many segments
+        return false;
+    }
+    return true;
+}
+
+FrameBodyProbe::FrameBodyProbe(const std::uint8_t* src, std::size_t src_len, std::uint32_t body)
+    : src_(src), src_len_(src_len), body_(body) {
+    static std::atomic<unsigned> seq{0};
+    const std::string n = "ftzcp" + std::to_string(seq.fetch_add(1));
+    rte_mempool* mp = rte_pktmbuf_pool_create((n + "_h").c_str(), 1023, 64, 0, RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
+    if (mp == nullptr) throw std::runtime_error("zero-copy probe: mbuf pool failed: " + std::string(rte_strerror(rte_errno)));
+    pool_ = mp;
+    chainer_ = std::make_unique<ExtSegmentChainer>(n + "_s", 1023);
+    if (body_ == 0 || body_ > src_len_ || body_ + mig::kL2L4Headers + mig::kHeaderSize > RTE_MBUF_DEFAULT_DATAROOM)
+        throw std::invalid_argument("zero-copy probe: body must be 1..min(source length, one mbuf)");
+}
+
+FrameBodyProbe::~FrameBodyProbe() {
+    chainer_.reset();
+    rte_mempool_free(static_cast<rte_mempool*>(pool_));
+}
+
+std::uint64_t FrameBodyProbe::run(unsigned n, bool zero_copy) noexcept {
+    rte_mbuf* m[kBurstSize];
+    std::uint64_t carried = 0;
+    constexpr std::uint32_t hdr = mig::kL2L4Headers + mig::kHeaderSize;
+    while (n > 0) {
+        const unsigned k = std::min<unsigned>(n, kBurstSize);
+        if (rte_pktmbuf_alloc_bulk(static_cast<rte_mempool*>(pool_), m, k) != 0) return carried;
+        for (unsigned i = 0; i < k; ++i) {
+            if (pos_ + body_ > src_len_) pos_ = 0;
+            std::uint8_t* d = rte_pktmbuf_mtod(m[i], std::uint8_t*);
+            std::memset(d, 0, hdr);
+            FrameBuf b;
+            b.data = d;
+            b.ext = src_ + pos_;
+            b.ext_len = body_;
+            if (zero_copy) {
+                m[i]->data_len = hdr;
+                m[i]->pkt_len = hdr;
+                if (!chainer_->chain(m[i], b)) continue;
+            } else {
+                rte_memcpy(d + hdr, b.ext, body_);
+                m[i]->data_len = static_cast<std::uint16_t>(hdr + body_);
+                m[i]->pkt_len = hdr + body_;
+            }
+            pos_ += body_;
+            carried += body_;
+        }
+        rte_pktmbuf_free_bulk(m, k);
+        n -= k;
+    }
+    return carried;
+}
+
 // ------------------------------------------------------------ headers
 
 namespace {
@@ -59,6 +178,31 @@ std::uint16_t ip_checksum(const std::uint8_t* h) noexcept {
     while ((sum >> 16) != 0) sum = (sum & 0xFFFF) + (sum >> 16);
     return static_cast<std::uint16_t>(~sum);
 }
+
+// Thread CPU time vs wall time of the calling lcore, sampled now and then
+// (clock_gettime of a thread CPU clock is a system call: never per frame).
+class CpuClock {
+public:
+    void sample(std::uint64_t& cpu_ns, std::uint64_t& wall_ns) noexcept {
+        timespec c{}, w{};
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c);
+        clock_gettime(CLOCK_MONOTONIC, &w);
+        const std::uint64_t cn = static_cast<std::uint64_t>(c.tv_sec) * 1'000'000'000ull + static_cast<std::uint64_t>(c.tv_nsec);
+        const std::uint64_t wn = static_cast<std::uint64_t>(w.tv_sec) * 1'000'000'000ull + static_cast<std::uint64_t>(w.tv_nsec);
+        if (!started_) {
+            started_ = true;
+            cpu0_ = cn;
+            wall0_ = wn;
+        }
+        cpu_ns = cn - cpu0_;
+        wall_ns = wn - wall0_;
+    }
+    bool due() noexcept { return (++calls_ & 255u) == 1u; } // the first call, then every 256th
+
+private:
+    bool started_ = false;
+    std::uint64_t cpu0_ = 0, wall0_ = 0, calls_ = 0;
+};
 
 // SplitMix-based PRNG for fault injection (deterministic from the seed).
 struct Prng {
@@ -160,11 +304,26 @@ public:
             const std::size_t w = snd.next_frame(now, b.data + kL2L4, b.cap - kL2L4, tf);
             if (w == 0) break;
             build_migrate_headers(b.data, tf.vm, tf.flow, tf.payload_len, false);
-            b.len = kL2L4 + tf.payload_len;
+            if (tf.ext != nullptr) {            // zero-copy body from guest memory
+                if (b.ext_ok) {
+                    b.len = kL2L4 + static_cast<std::uint32_t>(w);
+                    b.ext = tf.ext;
+                    b.ext_len = tf.ext_len;
+                    ++s_.src_ctr_.zero_copy_frames;
+                    s_.src_ctr_.zero_copy_bytes += tf.ext_len;
+                } else {                        // the engine cannot chain: the measured copy
+                    std::memcpy(b.data + kL2L4 + w, tf.ext, tf.ext_len);
+                    b.len = kL2L4 + tf.payload_len;
+                    ++s_.src_ctr_.ext_copied_frames;
+                }
+            } else {
+                b.len = kL2L4 + tf.payload_len;
+            }
             s_.src_ctr_.payload_bytes += tf.payload_len;
         }
         s_.src_ctr_.frames += k;
         if (k == 0 && sched.done()) finished_ = true;
+        if (clock_.due() || finished_) clock_.sample(s_.src_ctr_.thread_cpu_ns, s_.src_ctr_.thread_wall_ns);
         if (!sched.done()) s_.last_tick_.store(now, std::memory_order_relaxed);
         s_.src_ctr_.busy_cycles += rte_rdtsc() - t0;
         return k;
@@ -189,6 +348,7 @@ private:
     MigrationSession& s_;
     std::uint32_t need_;
     bool finished_ = false;
+    CpuClock clock_;
 };
 
 // ------------------------------------------------------------ sink
@@ -243,6 +403,7 @@ public:
             rx.poll(now);
             feedback_due_ = true;
         }
+        if (clock_.due()) clock_.sample(c.thread_cpu_ns, c.thread_wall_ns);
         c.busy_cycles += rte_rdtsc() - t0;
     }
 
@@ -280,6 +441,7 @@ private:
     bool feedback_due_ = false; // Receiver::poll ran; next_feedback may have frames
     std::uint16_t channels_;
     std::uint32_t fb_cap_;
+    CpuClock clock_;
     alignas(64) std::uint8_t scratch_[mig::udp_payload_capacity(mig::kMaxMtu)];
 };
 
@@ -294,10 +456,13 @@ MigrationSession::MigrationSession(const MigrateConfig& cfg, std::uint64_t tsc_h
     cfg_.receiver.channels = cfg_.sched.precopy.channels;
     cfg_.receiver.mtu = cfg_.sender.mtu;
     mem_ = std::make_unique<mig::VmMemory>(cfg_.memory);
+    mem_->prefault(); // before traffic: no first-touch page faults in the measured migration
     sched_ = std::make_unique<mig::Scheduler>(*mem_, cfg_.sched);
     if (cfg_.compress != MigrateCompress::none) {
         CompressConfig cc;
         cc.driver = cfg_.compress == MigrateCompress::zlib ? kCompressZlib : kCompressIsal;
+        cc.huffman = cfg_.compress_huffman;
+        cc.level = cfg_.compress_level;
         compress_ = std::make_unique<CompressEngine>(cc);
         if (compress_->lane_count() < 2)
             throw std::invalid_argument("migrate: compression needs two compressdev lanes (give EAL at least 2 lcores)");

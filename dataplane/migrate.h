@@ -39,6 +39,7 @@
 #include <string>
 #include <vector>
 
+#include "dataplane/compress.h"
 #include "dataplane/engine_source.h"
 #include "measure/reorder.h"
 #include "migration/memory.h"
@@ -71,6 +72,14 @@ struct MigrateConfig {
     migration::SenderConfig sender;     // mtu
     migration::ReceiverConfig receiver; // channels/mtu copied from the above
     MigrateCompress compress = MigrateCompress::none;
+    // Deflate settings of the compressdev (CompressConfig). Fixed Huffman
+    // codes (ISA-L level 0) are the default: with dynamic codes ISA-L builds a
+    // Huffman tree for every 4 KiB page (level >= 1), which perf shows as
+    // ~60 % of the compress time (build_huff_tree, create_hufftables_icf) —
+    // measured 15-23 CPU cycles/byte dynamic vs 4-5 fixed, for about the same
+    // ratio on page-sized inputs (3.7-3.9x on the compressible pages).
+    CompressHuffman compress_huffman = CompressHuffman::kFixed;
+    int compress_level = 1;
     MigrateFaults faults;
     std::uint64_t feedback_period_ns = 200'000; // Receiver::poll cadence, 0.2..1 ms
 };
@@ -81,6 +90,14 @@ struct SourceCounters {
     std::uint64_t feedback_frames = 0;  // back-channel payloads handed to the sender
     std::uint64_t feedback_not_migration = 0; // return-path frames that were not migration feedback
     std::uint64_t busy_cycles = 0;      // TSC cycles inside fill() (frame build incl. compression)
+    std::uint64_t zero_copy_frames = 0; // page bodies handed to the engine as an external segment
+    std::uint64_t zero_copy_bytes = 0;
+    std::uint64_t ext_copied_frames = 0; // zero-copy asked, engine cannot chain (FrameBuf::ext_ok false): copied
+    // The TX lcore's share of a CPU over the run: thread CPU time over wall
+    // time between the first and the last sample (a polling lcore always wants
+    // the CPU; on a shared machine it gets less). busy_cycles x cpu_ns/wall_ns
+    // estimates the cycles it really executed.
+    std::uint64_t thread_cpu_ns = 0, thread_wall_ns = 0;
 };
 
 struct SinkCounters {
@@ -93,7 +110,11 @@ struct SinkCounters {
     std::uint64_t feedback_buf_too_small = 0; // engine buffer smaller than one feedback frame (retried)
     std::uint64_t payload_bytes = 0;
     std::uint64_t busy_cycles = 0;      // TSC cycles inside on_frames()
+    std::uint64_t thread_cpu_ns = 0, thread_wall_ns = 0; // the RX lcore's CPU share (see SourceCounters)
 };
+
+// Share of a CPU the calling thread got between two samples (see SourceCounters).
+double cpu_share(std::uint64_t thread_cpu_ns, std::uint64_t thread_wall_ns) noexcept;
 
 // Per channel (flow = vm × C + channel), what the receiver saw.
 struct ChannelStats {
@@ -153,6 +174,63 @@ private:
     bool source_made_ = false, sink_made_ = false;
     Tick first_tick_ = 0;
     std::atomic<Tick> last_tick_{0};
+};
+
+// Zero-copy building block for an engine frame source (FrameBuf::ext): a pool
+// of segment mbufs, each with its own rte_mbuf_ext_shared_info in its private
+// area (refcount 1 per segment, so the lcore that attaches and the lcore that
+// frees never share a counter). chain(head, b) attaches b.ext / b.ext_len to a
+// fresh segment and appends it to `head` (an rte_mbuf* whose data_len/pkt_len
+// are already set): head->pkt_len and nb_segs grow, nothing is copied. When
+// the frame is freed, the segment's free callback counts the release and the
+// segment returns to its pool; the guest memory is never freed by DPDK.
+// IOVA: the address itself in IOVA-as-VA mode, else rte_mem_virt2iova — fine
+// for virtual PMDs (net_ring, memif copy in software); a real NIC DMAs, so the
+// guest image must first be registered (rte_extmem_register) and mapped for
+// the device (rte_dev_dma_map), which this helper does not do.
+// Thread-safe for one attaching lcore plus any freeing lcores.
+class ExtSegmentChainer {
+public:
+    // Throws std::runtime_error (one line, with the DPDK error) when the pool cannot be created.
+    ExtSegmentChainer(const std::string& name, unsigned segments);
+    ~ExtSegmentChainer();
+    ExtSegmentChainer(const ExtSegmentChainer&) = delete;
+    ExtSegmentChainer& operator=(const ExtSegmentChainer&) = delete;
+
+    // false (counted) when b has no ext, head is null or the pool is empty.
+    bool chain(void* head, const FrameBuf& b) noexcept;
+    std::uint64_t attached() const noexcept { return attached_; }
+    std::uint64_t released() const noexcept { return released_.load(std::memory_order_relaxed); }
+    std::uint64_t pool_empty() const noexcept { return pool_empty_; }
+    unsigned free_segments() const noexcept;
+
+private:
+    static void on_free(void* addr, void* opaque);
+    void* pool_ = nullptr; // rte_mempool*
+    bool iova_va_ = false;
+    std::uint64_t attached_ = 0, pool_empty_ = 0;
+    std::atomic<std::uint64_t> released_{0};
+};
+
+// Cost probe for copy vs zero-copy TX (bench/compress): builds `n` frames of
+// header + `body` bytes taken from `src` (a guest image of `src_len` bytes,
+// walked in order) either by copying the body into the mbuf or by chaining an
+// external segment, then frees them (as the NIC would after transmission).
+// Returns the bytes of body carried. EAL must be up.
+class FrameBodyProbe {
+public:
+    FrameBodyProbe(const std::uint8_t* src, std::size_t src_len, std::uint32_t body);
+    ~FrameBodyProbe();
+    FrameBodyProbe(const FrameBodyProbe&) = delete;
+    FrameBodyProbe& operator=(const FrameBodyProbe&) = delete;
+    std::uint64_t run(unsigned n, bool zero_copy) noexcept;
+
+private:
+    const std::uint8_t* src_;
+    std::size_t src_len_, pos_ = 0;
+    std::uint32_t body_;
+    void* pool_ = nullptr; // rte_mempool* of head mbufs
+    std::unique_ptr<ExtSegmentChainer> chainer_;
 };
 
 // TSC rate of this process (EAL must be up): the tick of MigrationSession.

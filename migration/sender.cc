@@ -143,7 +143,9 @@ std::size_t Sender::start_page(std::uint16_t vm, VmTx& t, Tick now, std::uint8_t
         return finish(vm, now, h, len, 0, nullptr, out);
     }
     // a re-sent copy goes raw: a receiver that could not decompress the first one gets it anyway
-    if (comp_ != nullptr && !r.resend) {
+    if (comp_ != nullptr && !r.resend && cfg_.compress_sample && page_looks_incompressible(src)) {
+        ++ctr_.compress_skipped;
+    } else if (comp_ != nullptr && !r.resend) {
         ++ctr_.compress_calls;
         const std::size_t room = std::min<std::size_t>(cap - kHeaderSize, body_cap_);
         const std::size_t n = comp_->compress(src, kPageSize, buf + kHeaderSize, room);

@@ -9,6 +9,7 @@
 // a completed migration, else it asks Precopy::next_pages for more.
 //   zero page        -> one frame, kFlagZero, no body
 //   compressible     -> one frame, kFlagCompressed, when a Compressor is set, the
+//                       page's sample does not look random (compress_sample), the
 //                       page shrinks to fit one frame's body and the copy is not a
 //                       re-send (re-sent copies go raw, so a receiver that failed to
 //                       decompress — e.g. a codec mismatch — still gets the page)
@@ -46,6 +47,9 @@ struct SenderConfig {
     // IPv4 20 + UDP 8 + FCS 4 + preamble 8 + inter-frame gap 12.
     std::uint32_t wire_overhead = kL2L4Headers + 24;
     std::uint32_t fetch_pages = 32; // page copies fetched per Precopy::next_pages call, 1..256
+    // With a Compressor: skip pages whose 256-byte sample looks random
+    // (page_looks_incompressible) — they go raw without a compress attempt.
+    bool compress_sample = true;
 };
 
 struct TxFrame {
@@ -69,6 +73,7 @@ struct SenderCounters {
     std::uint64_t zero_copy_frames = 0;
     std::uint64_t compress_calls = 0;
     std::uint64_t compress_rejects = 0; // compressor said "does not shrink / fit": sent raw
+    std::uint64_t compress_skipped = 0; // sample looked incompressible: sent raw, not tried
     std::uint64_t buffer_too_small = 0; // next_frame called with cap < udp_payload_capacity(mtu)
     std::uint64_t feedback_frames = 0;  // valid back-channel frames
     std::uint64_t ack_entries = 0;

@@ -4,52 +4,19 @@
 
 #include <cstring>
 
+#include "packet/hash_fast.h"
 #include "packet/toeplitz.h"
-
-#if defined(__SSE4_2__)
-#include <nmmintrin.h>
-#endif
 
 namespace flowteam::packet {
 
 namespace {
 
-// Per-layer seeds, so that e.g. an l2 and an l3 hash of equal bytes differ.
-constexpr std::uint32_t kSeedL2 = 0x2c1b3c6du;
-constexpr std::uint32_t kSeedL3 = 0x297a2d39u;
-
-inline std::uint64_t load64(const std::uint8_t* p) {
-    std::uint64_t v;
-    std::memcpy(&v, p, sizeof v);
-    return v;
-}
-inline std::uint32_t load32(const std::uint8_t* p) {
-    std::uint32_t v;
-    std::memcpy(&v, p, sizeof v);
-    return v;
-}
-
-// Absorb one 64-bit word into the 32-bit state.
-inline std::uint32_t absorb(std::uint32_t h, std::uint64_t w) {
-#if defined(__SSE4_2__)
-    return static_cast<std::uint32_t>(_mm_crc32_u64(h, w));
-#else
-    std::uint64_t x = w ^ (static_cast<std::uint64_t>(h) * 0x9E3779B97F4A7C15ull);
-    x *= 0xBF58476D1CE4E5B9ull;
-    x ^= x >> 31;
-    return static_cast<std::uint32_t>(x ^ (x >> 32));
-#endif
-}
-
-// murmur3 finaliser: full avalanche of the (linear) CRC state.
-inline std::uint32_t fmix32(std::uint32_t h) {
-    h ^= h >> 16;
-    h *= 0x85ebca6bu;
-    h ^= h >> 13;
-    h *= 0xc2b2ae35u;
-    h ^= h >> 16;
-    return h;
-}
+using hash_detail::absorb;
+using hash_detail::fmix32;
+using hash_detail::kSeedL2;
+using hash_detail::kSeedL3;
+using hash_detail::load32;
+using hash_detail::load64;
 
 // MACs + VLAN ids: bytes [0,16) of the key.
 inline std::uint32_t absorb_l2(std::uint32_t h, const FlowKey& k) {

@@ -75,6 +75,40 @@ def main():
         check(any(t["target"].startswith("hash") for t in j["targets"]), "targets: hash vs net_bond missing")
         for t in j["targets"]:
             check(isinstance(t["met"], bool) and t["ratio"] > 0, "target entry %r" % t)
+        for t in j["targets"]:
+            check(t.get("basis") in ("wall", "cpu"), "target basis %r" % t.get("basis"))
+        check(isinstance(j.get("load_average"), list) and len(j["load_average"]) == 3, "load_average")
+        for r in j["runs"]:
+            # CPU time of the forwarding thread: present and consistent when measured.
+            check("mpps_cpu" in r and "cpu_s" in r, "run %s: cpu fields" % r["case"])
+            if r["mpps_cpu"] is not None:
+                check(r["cpu_s"] > 0 and abs(r["mpps_cpu"] - r["packets"] / r["cpu_s"] / 1e6) < 1e-6,
+                      "run %s: mpps_cpu != packets/cpu_s" % r["case"])
+        # Sections (--smoke runs each in a tiny form).
+        sc = j.get("scaling")
+        check(isinstance(sc, dict) and sc["curve"], "scaling: missing curve")
+        for c in sc["curve"]:
+            for k in ("flows", "members", "ok", "mpps", "mpps_cpu", "flowlet_table_bytes", "flowlet_bytes_per_flow"):
+                check(k in c, "scaling point: missing '%s'" % k)
+            check(c["ok"] is True and c["mpps"] > 0, "scaling point %r failed" % c)
+            check(abs(c["flowlet_bytes_per_flow"] * c["flows"] - c["flowlet_table_bytes"]) < 1e-6,
+                  "scaling: bytes per flow")
+        rx = j.get("rx_measure")
+        check(isinstance(rx, dict) and rx.get("runs"), "rx_measure: missing")
+        check(all(r.get("ok") for r in rx["runs"]), "rx_measure run failed: %r" % rx["runs"])
+        check({r["measure"] for r in rx["runs"]} == {True, False}, "rx_measure: on and off")
+        w = rx.get("wall")
+        check(isinstance(w, dict) and w["mpps_measure"] > 0 and w["mpps_no_measure"] > 0, "rx_measure: wall")
+        check(abs(w["measurement_share"] - (1 - w["mpps_measure"] / w["mpps_no_measure"])) < 1e-9,
+              "rx_measure: share")
+        mg = j.get("migration")
+        check(isinstance(mg, dict) and mg.get("runs"), "migration: missing")
+        check(all(r.get("ok") for r in mg["runs"]), "migration run failed: %r" % mg["runs"])
+        check({r["mtu"] for r in mg["summary"]} == {1500, 9000}, "migration: both MTUs")
+        for r in mg["summary"]:
+            check(0 < r["share"] and abs(r["share"] - r["goodput_gbps"] / r["line_rate_gbps"]) < 1e-9,
+                  "migration: share")
+            check(isinstance(r["met"], bool), "migration: met")
         print("bench.json OK: %d runs" % len(j["runs"]))
         return 0
     finally:

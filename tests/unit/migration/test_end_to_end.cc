@@ -172,6 +172,20 @@ TEST(EndToEnd, NonConvergingGuestHitsMaxRoundsOrIsThrottled) {
     }
 }
 
+// Every non-zero page copy that is not a re-send is either compressed,
+// tried and rejected, or skipped by the sample (re-sends go raw, untried).
+void expect_every_body_page_decided(Testbed& tb) {
+    std::uint64_t normal = 0, resent = 0;
+    for (std::uint16_t v = 0; v < tb.sched.vm_count(); ++v) {
+        const MigrationStats s = tb.sched.migration(v).stats(tb.now);
+        normal += s.normal;
+        resent += s.resent_pages;
+    }
+    const SenderCounters& sc = tb.tx.counters();
+    EXPECT_LE(sc.compress_calls + sc.compress_skipped, normal);
+    EXPECT_GE(sc.compress_calls + sc.compress_skipped + resent, normal);
+}
+
 TEST(EndToEnd, CompressionFlagPathWithZlibAndRle) {
     test::ZlibCodec z;
     test::RleCodec rle;
@@ -189,13 +203,38 @@ TEST(EndToEnd, CompressionFlagPathWithZlibAndRle) {
             comp_bytes += s.compressed_bytes;
             rx_comp += tb.rx.vm_counters(v).compressed_pages;
         }
-        // ~40 % of 2048 pages are compressible; incompressible pages are rejected
-        EXPECT_GT(comp, 600u) << which;
-        EXPECT_LT(comp_bytes, comp * page_fragment_bytes(1500));
+        const SenderCounters& sc = tb.tx.counters();
         EXPECT_EQ(rx_comp, comp); // lossless pipe: every compressed copy decompressed
-        EXPECT_GT(tb.tx.counters().compress_rejects, 500u);
         EXPECT_EQ(tb.rx.drops()[static_cast<std::size_t>(WireStatus::decompress_failed)], 0u);
+        // ~35 % of 2048 pages are random: the sample skips them without a compress attempt
+        EXPECT_GT(sc.compress_skipped, 500u) << which;
+        if (which == 0) {
+            // ~40 % are compressible: deflate shrinks them into one frame
+            EXPECT_GT(comp, 600u);
+            EXPECT_LT(comp_bytes, comp * page_fragment_bytes(1500));
+            EXPECT_LT(sc.compress_rejects, comp);
+        } else {
+            // RLE finds no long runs in deflate material: tried and rejected, sent raw
+            EXPECT_GT(sc.compress_rejects, 500u);
+        }
+        expect_every_body_page_decided(tb);
     }
+}
+
+// Without the sample every non-zero first copy is tried: random pages come
+// back "not shrunk" and go raw; nothing is skipped.
+TEST(EndToEnd, CompressSampleOffTriesEveryPage) {
+    test::ZlibCodec z;
+    TestbedConfig c = base(2);
+    c.compressor = &z;
+    c.decompressor = &z;
+    c.sender.compress_sample = false;
+    Testbed tb(c);
+    ASSERT_TRUE(tb.run());
+    expect_verified_and_consistent(tb);
+    EXPECT_EQ(tb.tx.counters().compress_skipped, 0u);
+    EXPECT_GT(tb.tx.counters().compress_rejects, 500u);
+    expect_every_body_page_decided(tb);
 }
 
 // Sender compresses, receiver has no decompressor (a configuration mismatch):

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: BSD-3-Clause
+#include <algorithm>
 #include <cstring>
 #include <gtest/gtest.h>
 #include <random>
@@ -192,6 +193,31 @@ TEST(Bitmap, SetClearFindMerge) {
     EXPECT_EQ(b.find_next(199), 199u);
     EXPECT_TRUE(b.clear(199));
     EXPECT_EQ(b.find_next(199), 200u);
+}
+
+
+// The sender's "do not bother compressing" sample: every generated random
+// page is judged incompressible, no compressible or zero page is, and a page
+// that is half random, half text still gets a compress attempt.
+TEST(Memory, SampleSeparatesRandomFromCompressiblePages) {
+    MemoryConfig cfg = small(1, 4096);
+    VmMemory m(cfg);
+    unsigned max_comp = 0, min_rand = 1000;
+    for (std::uint32_t p = 0; p < m.pages(0); ++p) {
+        const unsigned d = page_sample_distinct(m.source_page(0, p));
+        switch (m.initial_class(0, p)) {
+        case PageClass::zero: EXPECT_EQ(d, 1u); break;
+        case PageClass::compressible: max_comp = std::max(max_comp, d); break;
+        case PageClass::incompressible: min_rand = std::min(min_rand, d); break;
+        }
+    }
+    EXPECT_LE(max_comp, kIncompressibleDistinct);
+    EXPECT_GT(min_rand, kIncompressibleDistinct);
+    std::vector<std::uint8_t> half(kPageSize);
+    std::mt19937_64 rng(5);
+    for (std::uint32_t i = 0; i < kPageSize; ++i)
+        half[i] = i < kPageSize / 2 ? static_cast<std::uint8_t>(rng()) : static_cast<std::uint8_t>("the kernel "[i % 11]);
+    EXPECT_FALSE(page_looks_incompressible(half.data()));
 }
 
 } // namespace

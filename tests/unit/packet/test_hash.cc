@@ -2,6 +2,8 @@
 // Hash policies: names, distribution quality, field sensitivity, fallbacks.
 #include <algorithm>
 #include <bit>
+#include <cstring>
+#include <memory>
 #include <functional>
 #include <gtest/gtest.h>
 #include <random>
@@ -10,6 +12,7 @@
 #include "helpers.h"
 #include "packet/flow_key.h"
 #include "packet/hash.h"
+#include "packet/hash_fast.h"
 #include "packet/toeplitz.h"
 
 namespace flowteam::packet {
@@ -339,6 +342,62 @@ TEST(HashBurst, MatchesSingleAndCountsLayers) {
                   p == HashPolicy::l2 ? kBurstSize : kBurstSize / 4)
             << to_string(p);
     }
+}
+
+
+// flow_hash_fast() (the data plane's fused parse + hash) must give, for every
+// frame it accepts, exactly flow_hash(parse_frame(frame)) under each policy;
+// it must accept the common shape (untagged IPv4 IHL 5 TCP/UDP, not a
+// fragment) and refuse what parse_frame would not parse fully (prefixes,
+// mutated headers, VLANs, IPv6, options, fragments) and toeplitz.
+TEST(HashFastPath, SameHashAsParseThenHash) {
+    std::mt19937_64 rng(0x5eed'0006);
+    std::size_t accepted = 0, refused = 0;
+    auto compare = [&](const std::uint8_t* data, std::size_t len, int i) {
+        std::unique_ptr<std::uint8_t[]> copy(new std::uint8_t[len == 0 ? 1 : len]); // ASan-exact block
+        if (len != 0) std::memcpy(copy.get(), data, len);
+        FlowKey k;
+        const ParseStatus st = parse_frame(copy.get(), len, k);
+        for (HashPolicy p : kAllPolicies) {
+            std::uint32_t h = 0xdeadbeef;
+            HashLayer used = HashLayer::l23;
+            if (!flow_hash_fast(copy.get(), len, p, h, used)) {
+                ++refused;
+                EXPECT_EQ(h, 0xdeadbeefu);
+                continue;
+            }
+            ++accepted;
+            ASSERT_EQ(st, ParseStatus::ok) << i << " len " << len;
+            ASSERT_NE(p, HashPolicy::toeplitz);
+            ASSERT_TRUE(k.has_l4 && !k.fragment && k.vlan_count == 0 && k.l3 == L3::ipv4) << i;
+            HashLayer want_used = HashLayer::l2;
+            ASSERT_EQ(h, flow_hash(k, p, nullptr, &want_used)) << i << " policy " << to_string(p);
+            ASSERT_EQ(used, want_used) << i;
+        }
+    };
+    for (int i = 0; i < 4000; ++i) {
+        FrameSpec s = test::random_spec(rng);
+        if (i % 4 != 3) {
+            s.n_vlans = 0;
+            s.l3 = L3::ipv4;
+            s.l4_proto = rng() % 2 == 0 ? kProtoTcp : kProtoUdp;
+            s.ipv4_options_len = 0;
+            s.more_fragments = false;
+            s.frag_offset = 0;
+            for (std::size_t k = 4; k < 16; ++k)
+                s.src_ip[k] = s.dst_ip[k] = 0;
+        }
+        const Bytes f = build(s);
+        compare(f.data(), f.size(), i);
+        if (i % 20 == 0)
+            for (std::size_t len = 0; len < f.size(); ++len)
+                compare(f.data(), len, i);
+        Bytes g = f;
+        g[rng() % g.size()] = static_cast<std::uint8_t>(rng());
+        compare(g.data(), g.size(), i);
+    }
+    EXPECT_GT(accepted, 4u * 2000);   // the common shape is taken
+    EXPECT_GT(refused, 4000u);        // and the rest is not
 }
 
 } // namespace
