@@ -73,8 +73,8 @@ void add_migrate_options(po::options_description& opts) {
          "run the same migration without and with compression (none, isal; one process each) on the given --rates "
          "and --mode (default dynamic) and print time, goodput, ratio and CPU cycles per byte side by side")
         ("zero-copy", po::value<std::string>()->default_value("off"),
-         "on: raw page bodies leave as an external segment attached to guest memory when the engine can chain one "
-         "(else copied, counted as ext_copied_frames); off: copied into the frame")
+         "on: raw page bodies leave as a second mbuf segment attached to guest memory (no copy; JSON source."
+         "ext_segments_attached; no free segment: copied, ext_engine_copied); off: copied into the frame")
         ("zero-pages", po::value<double>()->default_value(0.25), "fraction of zero pages")
         ("compressible", po::value<double>()->default_value(0.60),
          "fraction of compressible pages (~3.5x each under deflate); the rest is random")
@@ -355,6 +355,12 @@ json run_report(dp::MigrationSession& s, const dp::EngineReport& rep, const dp::
                    {"zero_copy_frames", sc.zero_copy_frames},
                    {"zero_copy_bytes", sc.zero_copy_bytes},
                    {"ext_copied_frames", sc.ext_copied_frames},
+                   {"ext_segments_attached", sc.ext_segments_attached},
+                   {"ext_segments_released", sc.ext_segments_released},
+                   {"ext_pool_empty", sc.ext_pool_empty},
+                   {"ext_engine_copied", sc.ext_engine_copied},
+                   {"ext_engine_dropped", sc.ext_engine_dropped},
+                   {"ext_engine_cycles", sc.ext_engine_cycles},
                    {"busy_cycles", sc.busy_cycles},
                    {"buf_too_small", sc.buf_too_small},
                    {"feedback_frames", sc.feedback_frames},

@@ -14,6 +14,11 @@
 
 namespace flowteam::dataplane::engine_detail {
 
+namespace {
+// Largest frame the RX stage linearises (a 9216-byte jumbo frame and then some).
+constexpr std::uint32_t kLinearSlot = emulation::kMaxProbeFrameBytes + 64;
+} // namespace
+
 RxStage::RxStage(unsigned index, std::vector<RxQueueRef> queues, RxRss rss, const std::vector<std::uint16_t>& reta,
                  const std::vector<unsigned>& rx_index_of_queue, const packet::ToeplitzKey& rss_key,
                  std::uint32_t track_flows, const measure::ReorderConfig& reorder, Tick flowlet_gap, bool wire_stamps,
@@ -30,7 +35,9 @@ RxStage::RxStage(unsigned index, std::vector<RxQueueRef> queues, RxRss rss, cons
     flow_mask_ = track_flows - 1;
     items_.resize(kBudget + kBurstSize);
     frames_.resize(kBudget + kBurstSize);
-    linear_.resize(emulation::kMaxProbeFrameBytes + 64);
+    // One slot for the measurement; with a sink, one per frame of a sink burst
+    // (chained frames are handed to the sink linearised, valid during the call).
+    linear_.resize(sink_ ? kLinearSlot * kBurstSize : kLinearSlot);
     c_.min_change_gap = UINT64_MAX;
 }
 
@@ -72,7 +79,7 @@ void RxStage::account(Item& it, Tick now) noexcept {
     const std::uint8_t* data = rte_pktmbuf_mtod(mb, const std::uint8_t*);
     std::uint32_t len = mb->data_len;
     if (mb->nb_segs > 1) [[unlikely]] {
-        len = std::min<std::uint32_t>(mb->pkt_len, static_cast<std::uint32_t>(linear_.size()));
+        len = std::min<std::uint32_t>(mb->pkt_len, kLinearSlot);
         const void* p = rte_pktmbuf_read(mb, 0, len, linear_.data());
         data = p != nullptr ? static_cast<const std::uint8_t*>(p) : data;
         if (p == nullptr) len = mb->data_len;
@@ -269,6 +276,16 @@ void RxStage::poll(Tick now) noexcept {
                 f.data = rte_pktmbuf_mtod(it.m, const std::uint8_t*);
                 f.len = it.m->data_len;
                 f.pkt_len = it.m->pkt_len;
+                // A chained frame (zero-copy TX) reaches the sink whole; one
+                // longer than a slot stays first-segment only (len < pkt_len).
+                if (it.m->nb_segs > 1 && f.pkt_len <= kLinearSlot) [[unlikely]] {
+                    const void* p =
+                        rte_pktmbuf_read(it.m, 0, f.pkt_len, linear_.data() + std::size_t{i} * kLinearSlot);
+                    if (p != nullptr) {
+                        f.data = static_cast<const std::uint8_t*>(p);
+                        f.len = f.pkt_len;
+                    }
+                }
                 f.member = it.member;
                 f.queue = it.queue;
             }

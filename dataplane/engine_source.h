@@ -13,6 +13,10 @@
 //        bufs[i].len, and returns k. Unused buffers go back to the pool. The
 //        engine is free NOT to call fill() while the team pushes back (member
 //        TX rings full): a source sees backpressure as fewer calls.
+//        With wants_ext() true the engine also sets bufs[i].ext_ok: the
+//        source may then leave a tail in its own memory (FrameBuf::ext), sent
+//        as a second segment without a copy. A receiving sink still sees
+//        whole frames (the engine linearises chained frames for on_frames).
 //   FrameSource::finished()           true once the source has nothing more to
 //        send (a migration that completed, a fixed set of flows that ended):
 //        the engine drains what is in flight and stops.
@@ -66,6 +70,17 @@ struct FrameBuf {
     std::uint32_t ext_len = 0;
 };
 
+// What the engine did with FrameBuf::ext over a run (reported once, see
+// FrameSource::on_ext_stats).
+struct ExtTxStats {
+    std::uint64_t attached = 0;   // frames sent with ext as a chained segment (no copy)
+    std::uint64_t released = 0;   // ... of which freed again (== attached once everything drained)
+    std::uint64_t pool_empty = 0; // no free segment when asked (then copied or dropped)
+    std::uint64_t copied = 0;     // could not chain: ext copied behind the frame (it fit the buffer)
+    std::uint64_t dropped = 0;    // could not chain nor copy (no room): frame freed, not sent
+    std::uint64_t cycles = 0;     // TSC cycles the TX lcore spent chaining (outside fill())
+};
+
 struct RxFrame {
     const std::uint8_t* data = nullptr; // first segment
     std::uint32_t len = 0;              // bytes at data (first segment)
@@ -81,6 +96,12 @@ public:
     virtual std::uint16_t fill(Tick now, FrameBuf* bufs, std::uint16_t n) = 0;
     // Nothing more will come.
     virtual bool finished() const { return false; }
+    // true: the source may use FrameBuf::ext; the engine then keeps a pool of
+    // segments for it and sets ext_ok (asked once, at construction).
+    virtual bool wants_ext() const { return false; }
+    // Once, when the engine's stage that owns this source is torn down (after
+    // the other stages freed what they held) -- only if wants_ext().
+    virtual void on_ext_stats(const ExtTxStats& s) { (void)s; }
     // Frames sent back by the receiving application (reverse direction).
     virtual void on_feedback(Tick now, const RxFrame* frames, std::uint16_t n) {
         (void)now;

@@ -6,9 +6,12 @@
 #include <rte_errno.h>
 
 #include <algorithm>
+#include <atomic>
+#include <cstring>
 #include <stdexcept>
 #include <string>
 
+#include "dataplane/ext_segments.h"
 #include "packet/flow_key.h"
 #include "packet/hash.h"
 #include "packet/hash_fast.h"
@@ -43,7 +46,28 @@ namespace {
 
 class FrameMbufSource final : public MbufSource {
 public:
-    FrameMbufSource(std::unique_ptr<FrameSource> src, rte_mempool* mp) : src_(std::move(src)), mp_(mp) {}
+    FrameMbufSource(std::unique_ptr<FrameSource> src, rte_mempool* mp) : src_(std::move(src)), mp_(mp) {
+        if (src_->wants_ext()) {
+            // One segment per engine mbuf covers every frame in flight (TX
+            // ring, backlog, links, RX ring): a frame holds one head mbuf.
+            static std::atomic<unsigned> seq{0};
+            chainer_ = std::make_unique<ExtSegmentChainer>("ft_txseg" + std::to_string(seq.fetch_add(1)),
+                                                           std::max<unsigned>(mp_->size, 2 * kBurstSize));
+        }
+    }
+    ~FrameMbufSource() override {
+        if (!chainer_) return;
+        ExtTxStats st;
+        st.attached = chainer_->attached();
+        st.released = chainer_->released();
+        st.pool_empty = chainer_->pool_empty();
+        st.copied = ext_copied_;
+        st.dropped = ext_dropped_;
+        st.cycles = ext_cycles_;
+        src_->on_ext_stats(st);
+    }
+    FrameMbufSource(const FrameMbufSource&) = delete;
+    FrameMbufSource& operator=(const FrameMbufSource&) = delete;
 
     std::uint16_t next(Tick now, rte_mbuf** out, std::uint16_t max, TxCounters& c) override {
         if (max > kBurstSize) max = kBurstSize;
@@ -51,11 +75,13 @@ public:
             ++c.mbuf_alloc_failed;
             return 0;
         }
+        const bool ext_ok = chainer_ != nullptr;
         FrameBuf bufs[kBurstSize];
         for (std::uint16_t i = 0; i < max; ++i) {
             bufs[i].data = rte_pktmbuf_mtod(out[i], std::uint8_t*);
             bufs[i].cap = rte_pktmbuf_tailroom(out[i]);
             bufs[i].len = 0;
+            bufs[i].ext_ok = ext_ok;
         }
         std::uint16_t k = src_->fill(now, bufs, max);
         if (k > max) k = max;
@@ -65,6 +91,11 @@ public:
             out[i]->pkt_len = len;
         }
         if (k < max) rte_pktmbuf_free_bulk(out + k, max - k);
+        if (ext_ok) [[unlikely]] {
+            const Tick t0 = rte_rdtsc();
+            k = attach_ext(out, bufs, k);
+            ext_cycles_ += rte_rdtsc() - t0;
+        }
         return k;
     }
     bool finished() const override { return src_->finished(); }
@@ -76,8 +107,35 @@ public:
     }
 
 private:
+    // Chains each frame's ext tail as a second segment; when no segment is
+    // free, copies it behind the frame if it fits, else drops the frame
+    // (both counted). Returns the frames kept (out[] compacted).
+    std::uint16_t attach_ext(rte_mbuf** out, const FrameBuf* bufs, std::uint16_t k) noexcept {
+        std::uint16_t kept = 0;
+        for (std::uint16_t i = 0; i < k; ++i) {
+            rte_mbuf* m = out[i];
+            const FrameBuf& b = bufs[i];
+            if (b.ext != nullptr && b.ext_len != 0 && !chainer_->chain(m, b)) [[unlikely]] {
+                if (b.ext_len <= rte_pktmbuf_tailroom(m)) {
+                    std::memcpy(rte_pktmbuf_mtod_offset(m, std::uint8_t*, m->data_len), b.ext, b.ext_len);
+                    m->data_len = static_cast<std::uint16_t>(m->data_len + b.ext_len);
+                    m->pkt_len += b.ext_len;
+                    ++ext_copied_;
+                } else {
+                    rte_pktmbuf_free(m);
+                    ++ext_dropped_;
+                    continue;
+                }
+            }
+            out[kept++] = m;
+        }
+        return kept;
+    }
+
     std::unique_ptr<FrameSource> src_;
     rte_mempool* mp_;
+    std::unique_ptr<ExtSegmentChainer> chainer_; // only when src_->wants_ext()
+    std::uint64_t ext_copied_ = 0, ext_dropped_ = 0, ext_cycles_ = 0;
 };
 
 class PortMbufSource final : public MbufSource {

@@ -41,6 +41,7 @@
 
 #include "dataplane/compress.h"
 #include "dataplane/engine_source.h"
+#include "dataplane/ext_segments.h"
 #include "measure/reorder.h"
 #include "migration/memory.h"
 #include "migration/receiver.h"
@@ -89,10 +90,17 @@ struct SourceCounters {
     std::uint64_t buf_too_small = 0;    // engine buffer smaller than one frame (not sent)
     std::uint64_t feedback_frames = 0;  // back-channel payloads handed to the sender
     std::uint64_t feedback_not_migration = 0; // return-path frames that were not migration feedback
-    std::uint64_t busy_cycles = 0;      // TSC cycles inside fill() (frame build incl. compression)
+    std::uint64_t busy_cycles = 0;      // TSC cycles inside fill() (frame build incl. compression) + ext_engine_cycles
     std::uint64_t zero_copy_frames = 0; // page bodies handed to the engine as an external segment
     std::uint64_t zero_copy_bytes = 0;
     std::uint64_t ext_copied_frames = 0; // zero-copy asked, engine cannot chain (FrameBuf::ext_ok false): copied
+    // What the engine did with the zero-copy bodies (FrameSource::on_ext_stats, at the end of the run).
+    std::uint64_t ext_segments_attached = 0; // sent as a chained segment (no copy)
+    std::uint64_t ext_segments_released = 0; // ... freed again (== attached after a full drain)
+    std::uint64_t ext_pool_empty = 0;        // no segment free when asked
+    std::uint64_t ext_engine_copied = 0;     // engine could not chain: copied behind the header
+    std::uint64_t ext_engine_dropped = 0;    // engine could not chain nor copy: frame dropped
+    std::uint64_t ext_engine_cycles = 0;     // TX lcore cycles chaining (also added to busy_cycles)
     // The TX lcore's share of a CPU over the run: thread CPU time over wall
     // time between the first and the last sample (a polling lcore always wants
     // the CPU; on a shared machine it gets less). busy_cycles x cpu_ns/wall_ns
@@ -176,41 +184,7 @@ private:
     std::atomic<Tick> last_tick_{0};
 };
 
-// Zero-copy building block for an engine frame source (FrameBuf::ext): a pool
-// of segment mbufs, each with its own rte_mbuf_ext_shared_info in its private
-// area (refcount 1 per segment, so the lcore that attaches and the lcore that
-// frees never share a counter). chain(head, b) attaches b.ext / b.ext_len to a
-// fresh segment and appends it to `head` (an rte_mbuf* whose data_len/pkt_len
-// are already set): head->pkt_len and nb_segs grow, nothing is copied. When
-// the frame is freed, the segment's free callback counts the release and the
-// segment returns to its pool; the guest memory is never freed by DPDK.
-// IOVA: the address itself in IOVA-as-VA mode, else rte_mem_virt2iova — fine
-// for virtual PMDs (net_ring, memif copy in software); a real NIC DMAs, so the
-// guest image must first be registered (rte_extmem_register) and mapped for
-// the device (rte_dev_dma_map), which this helper does not do.
-// Thread-safe for one attaching lcore plus any freeing lcores.
-class ExtSegmentChainer {
-public:
-    // Throws std::runtime_error (one line, with the DPDK error) when the pool cannot be created.
-    ExtSegmentChainer(const std::string& name, unsigned segments);
-    ~ExtSegmentChainer();
-    ExtSegmentChainer(const ExtSegmentChainer&) = delete;
-    ExtSegmentChainer& operator=(const ExtSegmentChainer&) = delete;
-
-    // false (counted) when b has no ext, head is null or the pool is empty.
-    bool chain(void* head, const FrameBuf& b) noexcept;
-    std::uint64_t attached() const noexcept { return attached_; }
-    std::uint64_t released() const noexcept { return released_.load(std::memory_order_relaxed); }
-    std::uint64_t pool_empty() const noexcept { return pool_empty_; }
-    unsigned free_segments() const noexcept;
-
-private:
-    static void on_free(void* addr, void* opaque);
-    void* pool_ = nullptr; // rte_mempool*
-    bool iova_va_ = false;
-    std::uint64_t attached_ = 0, pool_empty_ = 0;
-    std::atomic<std::uint64_t> released_{0};
-};
+// ExtSegmentChainer (zero-copy segments): dataplane/ext_segments.h.
 
 // Cost probe for copy vs zero-copy TX (bench/compress): builds `n` frames of
 // header + `body` bytes taken from `src` (a guest image of `src_len` bytes,

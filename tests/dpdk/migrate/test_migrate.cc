@@ -239,14 +239,45 @@ TEST(Migrate, CompressionDynamicHuffmanNoSampleVerified) {
 // memory (TxFrame::ext). This engine's frame source does not chain external
 // segments (FrameBuf::ext_ok stays false), so the migration source copies the
 // body behind the header itself — counted — and every page still verifies.
-TEST(Migrate, ZeroCopyFallsBackToACountedCopyVerified) {
+// The engine chains page bodies from guest memory as a second mbuf segment
+// (FrameBuf::ext): the receiver sees whole frames (RX linearises them for the
+// sink) and every page matches.
+void expect_zero_copy_chained(const Outcome& o) {
+    expect_all_verified(o);
+    EXPECT_GT(o.sender.zero_copy_frames, 0u);
+    EXPECT_EQ(o.source.ext_copied_frames, 0u);   // the engine set ext_ok: the source never copied
+    EXPECT_EQ(o.source.zero_copy_frames, o.sender.zero_copy_frames);
+    EXPECT_GT(o.source.ext_segments_attached, 0u);
+    // every body the source handed over was chained, or copied / dropped by the engine (counted)
+    EXPECT_EQ(o.source.ext_segments_attached + o.source.ext_engine_copied + o.source.ext_engine_dropped,
+              o.source.zero_copy_frames);
+    EXPECT_EQ(o.source.ext_engine_copied + o.source.ext_engine_dropped, o.source.ext_pool_empty);
+    EXPECT_EQ(o.source.ext_segments_released, o.source.ext_segments_attached); // all freed after the drain
+    EXPECT_EQ(o.sink.rejected, 0u);
+    EXPECT_EQ(o.sink.not_migration, 0u);
+}
+
+TEST(Migrate, ZeroCopyChainsGuestSegmentsVerified) {
     dp::MigrateConfig c = small_config(2, 4u << 20);
     c.sender.zero_copy = true;
     const Outcome o = migrate(c, testbed(1500));
+    expect_zero_copy_chained(o);
+}
+
+TEST(Migrate, ZeroCopyJumboChainsGuestSegmentsVerified) {
+    dp::MigrateConfig c = small_config(2, 4u << 20);
+    c.sender.zero_copy = true;
+    const Outcome o = migrate(c, testbed(9000));
+    expect_zero_copy_chained(o);
+}
+
+TEST(Migrate, CopyModeAttachesNoSegment) {
+    dp::MigrateConfig c = small_config(1, 2u << 20);
+    const Outcome o = migrate(c, testbed(1500));
     expect_all_verified(o);
-    EXPECT_GT(o.sender.zero_copy_frames, 0u);
-    EXPECT_EQ(o.source.zero_copy_frames + o.source.ext_copied_frames, o.sender.zero_copy_frames);
-    EXPECT_EQ(o.sink.rejected, 0u);
+    EXPECT_EQ(o.sender.zero_copy_frames, 0u);
+    EXPECT_EQ(o.source.ext_segments_attached, 0u);
+    EXPECT_EQ(o.source.ext_segments_released, 0u);
 }
 
 TEST(Migrate, SeveralSimultaneousSeveralChannels) {
