@@ -194,15 +194,7 @@ int cmd_bridge(int argc, char** argv) {
         print_report(rep, o);
         print_bridge(j["bridge"]);
     }
-    if (!json_path.empty()) {
-        if (json_path == "-") {
-            std::cout << j.dump(2) << "\n";
-        } else {
-            std::ofstream out(json_path);
-            if (!out) throw UsageError("--json: cannot write '" + json_path + "'");
-            out << j.dump(2) << "\n";
-        }
-    }
+    write_json(json_path, j);
     std::fflush(stdout);
     return 0;
 }

@@ -501,15 +501,7 @@ int run_one(const po::variables_map& vm, const std::vector<std::string>& eal_arg
     j["mode"] = teaming::to_string(o.team.mode);
     j["teaming"] = teaming::to_string(o.team.teaming);
     if (json_path != "-") print_single(j, j["mode"], j["teaming"]);
-    if (!json_path.empty()) {
-        if (json_path == "-") {
-            std::cout << j.dump(2) << "\n";
-        } else {
-            std::ofstream out(json_path);
-            if (!out) throw UsageError("--json: cannot write '" + json_path + "'");
-            out << j.dump(2) << "\n";
-        }
-    }
+    write_json(json_path, j);
     std::fflush(stdout);
     return j["total"]["verified"].get<bool>() ? 0 : kExitFailure;
 }

@@ -363,6 +363,18 @@ dp::EngineOptions engine_options_from(const po::variables_map& vm, EngineRole ro
     return o;
 }
 
+void write_json(const std::string& path, const nlohmann::json& j) {
+    if (path.empty()) return;
+    if (path == "-") {
+        std::cout << j.dump(2) << "\n";
+        return;
+    }
+    std::ofstream out(path);
+    if (!out) throw UsageError("--json: cannot write '" + path + "'");
+    out << j.dump(2) << "\n";
+    if (!out.flush()) throw UsageError("--json: cannot write '" + path + "'");
+}
+
 nlohmann::json parameters_json(const po::variables_map& vm, const dp::EngineOptions& o) {
     nlohmann::json j;
     for (const auto& [name, v] : vm) {
@@ -785,13 +797,7 @@ int run_engine_command(const std::string& cmd, EngineRole role, int argc, char**
         nlohmann::json j;
         j["parameters"] = parameters_json(vm, o);
         j["report"] = report_json(rep);
-        if (json_path == "-") {
-            std::cout << j.dump(2) << "\n";
-        } else {
-            std::ofstream out(json_path);
-            if (!out) throw UsageError("--json: cannot write '" + json_path + "'");
-            out << j.dump(2) << "\n";
-        }
+        write_json(json_path, j);
     }
     std::fflush(stdout);
     return 0;
