@@ -55,6 +55,29 @@ inline constexpr std::size_t kVlanTagLen = 4;
 inline constexpr std::uint8_t kMaxVlanTags = 2;       // a third tag stops parsing at L2
 inline constexpr std::uint8_t kMaxIpv6ExtHeaders = 8; // a longer chain is bad_ext_header
 
+// The common frame both fast paths take (the parser's and the fused hash of
+// packet/hash_fast.h): untagged Ethernet, IPv4 with IHL 5, not a fragment, TCP
+// or UDP whose header fits in min(frame, IP total length) — the general
+// parser's bound, which also implies total length >= IHL. Its L4 header starts
+// at kCommonL4Offset. Returns the protocol (kProtoTcp or kProtoUdp), or 0 for
+// anything else.
+inline constexpr std::size_t kCommonL4Offset = kEthHeaderLen + 20;
+inline std::uint8_t common_ipv4_l4_proto(const std::uint8_t* data, std::size_t len) {
+    const auto be16 = [](const std::uint8_t* p) {
+        return static_cast<std::uint16_t>((static_cast<unsigned>(p[0]) << 8) | p[1]);
+    };
+    if (len < kCommonL4Offset + 8) return 0; // smallest case: UDP header
+    const std::uint8_t* ip = data + kEthHeaderLen;
+    if (be16(data + 12) != kEtherTypeIpv4 || ip[0] != 0x45) return 0;
+    if ((be16(ip + 6) & 0x3FFF) != 0) return 0; // MF or a fragment offset
+    const std::uint8_t proto = ip[9];
+    const std::size_t need = proto == kProtoUdp ? 8 : proto == kProtoTcp ? 20 : 0;
+    if (need == 0) return 0;
+    const std::size_t total = kEthHeaderLen + be16(ip + 2);
+    if ((len < total ? len : total) < kCommonL4Offset + need) return 0;
+    return proto;
+}
+
 // Compact, POD flow key (64 bytes, one cache line). Addresses in network byte
 // order exactly as on the wire (IPv4 uses the first 4 bytes of src_ip/dst_ip,
 // the rest are zero); ports in host byte order. Everything not visible stays

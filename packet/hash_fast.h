@@ -73,22 +73,11 @@ namespace flowteam::packet {
 inline bool flow_hash_fast(const std::uint8_t* data, std::size_t len, HashPolicy policy, std::uint32_t& hash,
                            HashLayer& used) {
     using namespace hash_detail;
-    constexpr std::size_t kL3 = kEthHeaderLen;
-    constexpr std::size_t kL4 = kL3 + 20;
-    if (policy == HashPolicy::toeplitz || len < kL4 + 8) return false;
-    const std::uint8_t* ip = data + kL3;
-    if (rd16be(data + 12) != kEtherTypeIpv4 || ip[0] != 0x45) return false;
-    if ((rd16be(ip + 6) & 0x3FFF) != 0) return false; // MF or a fragment offset
-    const std::uint8_t proto = ip[9];
-    std::size_t need;
-    if (proto == kProtoUdp)
-        need = 8;
-    else if (proto == kProtoTcp)
-        need = 20;
-    else
-        return false;
-    const std::size_t end = std::min(len, kL3 + rd16be(ip + 2));
-    if (end < kL4 + need) return false;
+    if (policy == HashPolicy::toeplitz) return false;
+    constexpr std::size_t kL4 = kCommonL4Offset;
+    const std::uint8_t proto = common_ipv4_l4_proto(data, len);
+    if (proto == 0) return false;
+    const std::uint8_t* ip = data + kEthHeaderLen;
 
     // The FlowKey words the hashes read: [0,16) = MACs + two zero VLAN ids;
     // IPv4 addresses as one word; ports + protocol as one word.

@@ -176,30 +176,16 @@ const char* to_string(ParseStatus s) {
 
 namespace {
 
-// Fast path for the common case: untagged Ethernet, IPv4 with IHL 5, not a
-// fragment, TCP or UDP whose header fits in the frame and the IP length.
+// Fast path for the common frame (common_ipv4_l4_proto, flow_key.h).
 // Writes every byte of `key` (the same bytes the general path would give,
 // checked by a unit test) with a few wide stores instead of zeroing the
 // whole key first. Returns false, key untouched, for anything else.
 inline bool parse_fast(const std::uint8_t* data, std::size_t len, FlowKey& key) {
     constexpr std::size_t kL3 = kEthHeaderLen;
-    constexpr std::size_t kL4 = kL3 + kIpv4MinHeader;
-    if (len < kL4 + 8) return false; // smallest case: UDP header
+    constexpr std::size_t kL4 = kCommonL4Offset;
+    const std::uint8_t proto = common_ipv4_l4_proto(data, len);
+    if (proto == 0) return false;
     const std::uint8_t* ip = data + kL3;
-    if (rd16(data + 12) != kEtherTypeIpv4 || ip[0] != 0x45) return false;
-    if ((rd16(ip + 6) & 0x3FFF) != 0) return false; // MF or a fragment offset
-    const std::uint8_t proto = ip[9];
-    std::size_t need;
-    if (proto == kProtoUdp)
-        need = 8;
-    else if (proto == kProtoTcp)
-        need = 20;
-    else
-        return false;
-    // Same bound as the general path: min(frame, IP total length). Also
-    // implies total >= IHL (the bad_l3 check).
-    const std::size_t end = std::min(len, kL3 + rd16(ip + 2));
-    if (end < kL4 + need) return false;
 
     auto* const b = reinterpret_cast<std::uint8_t*>(&key);
     std::memcpy(b, data, 12); // dst_mac, src_mac

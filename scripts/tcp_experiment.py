@@ -579,17 +579,21 @@ def fmt_shares(s):
     return "/".join(f"{100 * x:.0f}%" for x in s)
 
 
+def phase_rows(r):
+    """(phase, client-side figures, bridge figures) of each phase a mode ran."""
+    b = r.get("bridge", {})
+    for ph in ("iperf", "bulk"):
+        if ph in r:
+            yield ph, r[ph], b.get("phases", {}).get(ph, {})
+
+
 def table(results):
     hdr = (f"{'mode':<11}{'phase':<7}{'Gb/s':>7}{'retrans':>8}{'reord_seen':>11}{'dsack_dups':>11}{'reordering':>11}"
            f"{'DSACKRecv':>10}  {'tx shares':<10}{'ft reordered':>13}{'n>=3':>7}")
     lines = [hdr]
     for r in results:
         b = r.get("bridge", {})
-        for ph in ("iperf", "bulk"):
-            if ph not in r:
-                continue
-            x = r[ph]
-            p = b.get("phases", {}).get(ph, {})
+        for ph, x, p in phase_rows(r):
             lines.append(f"{r['mode']:<11}{ph:<7}{x['gbps']:>7.3f}{x['retrans_total']:>8}{x['reord_seen']:>11}"
                          f"{x['dsack_dups']:>11}{x['reordering_max']:>11}{x['nstat']['TcpExtTCPDSACKRecv']:>10}  "
                          f"{fmt_shares(p.get('tx_shares') or []):<10}{100 * p.get('reordered_ratio', 0):>12.3f}%"
@@ -616,12 +620,7 @@ def write_outputs(out, cfg, results):
         w = csv.writer(f)
         w.writerow(CSV_COLS)
         for r in results:
-            b = r.get("bridge", {})
-            for ph in ("iperf", "bulk"):
-                if ph not in r:
-                    continue
-                x = r[ph]
-                p = b.get("phases", {}).get(ph, {})
+            for ph, x, p in phase_rows(r):
                 w.writerow([r["mode"], ph, f"{x['gbps']:.4f}", x["retrans_total"], x["reord_seen"], x["dsack_dups"],
                             x["reordering_max"], x["nstat"]["TcpRetransSegs"], x["nstat"]["TcpExtTCPDSACKRecv"],
                             x["nstat"]["TcpExtTCPSACKReorder"], x["nstat"]["TcpExtTCPSpuriousRTOs"],
