@@ -239,6 +239,7 @@ std::unique_ptr<MbufSource> make_source(Run& r, rte_mempool* mp) {
 
 void build_tx(Run& r) {
     teaming::TeamConfig tc = r.opts.team;
+    tc.count_packets = false;   // the TX stage counts per member as it moves the packets (see finish_run)
     tc.dynamic.delta = ticks_from_ns(r.opts.flowlet_gap_ns, r.hz);
     // CONGA's estimator period (T_dre = 20 us, tau = T_dre / alpha = 160 us) when the
     // user gave none: derived from delta it collapses to one tick at delta = 0 and the
@@ -738,6 +739,16 @@ void fill_report(Run& r) {
         rep.return_path_fed = c.return_path_fed;
         for (std::size_t i = 0; i < packet::kHashLayerCount; ++i) rep.hash_layers[i] = c.hash_layers[i];
         rep.team = r.tx->team().counters();
+        // The team's per-packet counters are the TX stage's (count_packets off).
+        rep.team.no_member = c.no_member;
+        rep.team.packets = c.no_member;
+        rep.team.bytes = c.no_member_bytes;
+        for (std::uint8_t m = 0; m < r.n; ++m) {
+            rep.team.per_member_packets[m] = c.m_assigned[m];
+            rep.team.per_member_bytes[m] = c.m_assigned_bytes[m];
+            rep.team.packets += c.m_assigned[m];
+            rep.team.bytes += c.m_assigned_bytes[m];
+        }
         if (const auto* d = r.tx->team().dynamic_counters(); d != nullptr) {
             rep.has_dynamic = true;
             rep.dynamic = *d;

@@ -102,6 +102,7 @@ struct TxCounters {
     std::uint64_t bytes = 0;
     std::uint64_t malformed[kParseStatusCount] = {};
     std::uint64_t no_member = 0;
+    std::uint64_t no_member_bytes = 0;
     std::uint64_t unsent_at_stop = 0;
     std::uint64_t mbuf_alloc_failed = 0;
     std::uint64_t pushback = 0;
@@ -111,6 +112,7 @@ struct TxCounters {
     std::uint64_t m_short[kMaxMembers] = {};
     std::uint64_t m_reassigned[kMaxMembers] = {};
     std::uint64_t m_assigned[kMaxMembers] = {};
+    std::uint64_t m_assigned_bytes[kMaxMembers] = {};
     std::uint64_t flowlet_starts = 0;
     std::uint64_t member_moves = 0;
     std::uint64_t team_bucket_moves = 0;
@@ -218,6 +220,9 @@ private:
     Backlog reassign_;
     // The mode reads no flow hash (roundrobin, active-backup).
     bool hash_free_;
+    // dynamic: classify prefetches each packet's flowlet entry as soon as it
+    // has the hash, so it arrives while the rest of the burst is hashed.
+    flowlet::EntryLocator flowlet_;
     // bursts_[pending_]: the burst being decided; the other one serves the
     // reassign path. (Deciding a burst only once the next one is hashed, to
     // pass its hashes to Team::assign's look-ahead overload, was tried: on the

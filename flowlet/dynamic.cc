@@ -40,7 +40,6 @@ constexpr std::uint64_t kStampMask = (std::uint64_t{1} << kStampBits) - 1;
 constexpr std::uint64_t kHalfStamp = std::uint64_t{1} << (kStampBits - 1);
 constexpr Tick kMaxDelta = Tick{1} << 54;
 constexpr std::uint64_t kEmptyStamp = std::uint64_t{kNoMember} << kStampBits;
-constexpr std::uint64_t kFibonacci64 = 0x9E3779B97F4A7C15ull;
 constexpr std::size_t kHugePage = std::size_t{2} << 20;
 // Software prefetch of flowlet entries. Measured on AMD Zen 3 (KVM): up to
 // ~16 back-to-back prefetches to DRAM all land; beyond that the extra ones
@@ -211,9 +210,7 @@ struct Dynamic::Impl {
 
     explicit Impl(const DynamicConfig& c);
 
-    std::uint32_t index(std::uint32_t h) const {
-        return static_cast<std::uint32_t>((std::uint64_t{h} * kFibonacci64) >> index_shift);
-    }
+    std::uint32_t index(std::uint32_t h) const { return entry_slot(h, index_shift); }
 
     std::uint64_t next_random() {
         std::uint64_t x = rng;
@@ -651,5 +648,12 @@ std::uint64_t Dynamic::member_load(std::uint8_t member) const {
 }
 
 std::uint32_t Dynamic::entry_index(std::uint32_t hash) const { return impl_->index(hash); }
+
+EntryLocator Dynamic::locator() const {
+    EntryLocator l;
+    l.base = reinterpret_cast<const std::uint8_t*>(impl_->table.get());
+    l.shift = impl_->index_shift;
+    return l;
+}
 
 } // namespace flowteam::flowlet

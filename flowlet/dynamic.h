@@ -84,6 +84,23 @@ struct DynamicCounters {
     std::uint64_t no_member = 0;         // packets with no active member (kNoMember returned)
 };
 
+// Table slot of a flow hash: Fibonacci hashing onto 2^(64 - shift) entries.
+inline constexpr std::uint64_t kFibonacci64 = 0x9E3779B97F4A7C15ull;
+inline std::uint32_t entry_slot(std::uint32_t hash, unsigned shift) noexcept {
+    return static_cast<std::uint32_t>((std::uint64_t{hash} * kFibonacci64) >> shift);
+}
+
+// Where a hash's flowlet entry lives, for a caller that prefetches it while
+// it still hashes the rest of the burst (the data plane's classify loop):
+// the entry then arrives during the burst instead of in assign().
+struct EntryLocator {
+    const std::uint8_t* base = nullptr;   // nullptr: no table (not the dynamic mode)
+    unsigned shift = 63;
+    const void* entry(std::uint32_t hash) const noexcept {
+        return base + std::size_t{entry_slot(hash, shift)} * kFlowletEntryBytes;
+    }
+};
+
 class Dynamic {
 public:
     // Throws std::invalid_argument (one line, naming the field) on bad config.
@@ -118,6 +135,9 @@ public:
 
     // Table slot of a flow hash (tests and telemetry: which hashes collide).
     std::uint32_t entry_index(std::uint32_t hash) const;
+    // The table's address and slot function (valid while this object lives;
+    // the table is never reallocated).
+    EntryLocator locator() const;
 
 private:
     struct Impl;

@@ -104,7 +104,7 @@ void Team::assign(const BurstView& burst, std::uint8_t* out) { assign(burst, out
 void Team::assign(const BurstView& burst, std::uint8_t* out, const std::uint32_t* next_hash,
                   std::uint16_t next_n) {
     Impl& s = *impl_;
-    const MemberView v = s.set.view(); // once per burst
+    const MemberView& v = s.set.view(); // changes only in set_member_up (same lcore)
     switch (s.cfg.mode) {
     case Mode::hash: assign_hash(burst, s.table, out); break;
     case Mode::vport: s.vport->assign(burst, v, s.table, out, s.counters.vport_overflow); break;
@@ -118,6 +118,7 @@ void Team::assign(const BurstView& burst, std::uint8_t* out, const std::uint32_t
     case Mode::flowcell: s.flowcell->assign(burst, v, out); break;
     case Mode::active_backup: s.ab.assign(burst, v, out); break;
     }
+    if (!s.cfg.count_packets) return;
     TeamCounters& c = s.counters;
     c.packets += burst.n;
     if (burst.bytes != nullptr) {
@@ -172,6 +173,10 @@ std::uint32_t Team::rebalance_vports() {
 const MemberView& Team::view() const { return impl_->set.view(); }
 const TeamConfig& Team::config() const { return impl_->cfg; }
 const TeamCounters& Team::counters() const { return impl_->counters; }
+flowlet::EntryLocator Team::flowlet_locator() const {
+    return impl_->dynamic ? impl_->dynamic->locator() : flowlet::EntryLocator{};
+}
+
 const flowlet::DynamicCounters* Team::dynamic_counters() const {
     return impl_->dynamic ? &impl_->dynamic->counters() : nullptr;
 }

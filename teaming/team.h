@@ -40,12 +40,17 @@ struct TeamConfig {
     std::uint32_t flowcell_bytes = 64 * 1024;     // Presto flowcell size (mode == flowcell), >= 1
     std::uint8_t primary = 0;                     // active-backup primary / switch-independent primary
     std::uint32_t vport_slots = 4096;             // vport pinning table capacity, 1..2^22
+    // Per-packet counters in TeamCounters (packets, bytes, no_member,
+    // per_member_*). A caller that counts the same itself while it moves the
+    // packets (the engine's TX stage) turns them off: one pass less per burst.
+    bool count_packets = true;
 };
 
 struct TeamCounters {
     std::uint64_t packets = 0;
     std::uint64_t bytes = 0;
     std::uint64_t no_member = 0;                      // packets with no member up (dropped by caller, counted)
+                                                      // (these four only with TeamConfig::count_packets)
                                                       // packets/bytes count every packet, per_member_* the
                                                       // assigned ones (bytes only when BurstView.bytes is set)
     std::uint64_t bucket_moves = 0;                   // indirection buckets moved by membership changes
@@ -66,7 +71,7 @@ public:
     Team& operator=(Team&&) noexcept;
 
     // Member per packet (kNoMember when none is up). Hot path. The member
-    // view is copied once per burst; the mode is dispatched once per burst.
+    // view is read once per burst; the mode is dispatched once per burst.
     // burst.bytes is used by flowcell (nullptr: 1500 B per packet), dynamic
     // (nullptr: balance by packets) and the byte counters; burst.vport is read by vport only (nullptr: the flow hash is
     // the vport id).
@@ -96,6 +101,8 @@ public:
     const TeamConfig& config() const;
     const TeamCounters& counters() const;
     const flowlet::DynamicCounters* dynamic_counters() const;   // nullptr unless mode == dynamic
+    // Flowlet table locator for prefetching (base == nullptr unless mode == dynamic).
+    flowlet::EntryLocator flowlet_locator() const;
     // Bucket -> member map of the indirection table (size = config().buckets).
     const std::uint8_t* buckets() const;
     const IndirectionTable& table() const;

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <random>
 #include <stdexcept>
 #include <string>
@@ -150,6 +151,41 @@ TEST(FlowletConfig, EntryIndexIsInRangeAndSpreads) {
     }
     EXPECT_GT(*std::min_element(hist.begin(), hist.end()), 32);
     EXPECT_LT(*std::max_element(hist.begin(), hist.end()), 96);
+}
+
+// The locator the data plane prefetches with points at the very entry that
+// assign() writes for that hash.
+TEST(FlowletConfig, LocatorPointsAtTheHashsEntry) {
+    DynamicConfig c;
+    c.table_entries = 1024;
+    c.delta = 100;
+    Dynamic d(c);
+    const EntryLocator loc = d.locator();
+    ASSERT_NE(loc.base, nullptr);
+    MemberView v{};
+    v.n_members = 2;
+    v.n_active = 2;
+    v.active[0] = 0;
+    v.active[1] = 1;
+    v.weight[0] = v.weight[1] = 1;
+    v.active_mask = 3;
+    for (std::uint32_t h : {0u, 1u, 77u, 0xDEADBEEFu, 0xFFFFFFFFu}) {
+        const auto* e = static_cast<const std::uint8_t*>(loc.entry(h));
+        EXPECT_EQ(e - loc.base, std::ptrdiff_t{d.entry_index(h)} * std::ptrdiff_t{kFlowletEntryBytes});
+        std::uint8_t before[kFlowletEntryBytes], after[kFlowletEntryBytes];
+        std::memcpy(before, e, sizeof before);
+        std::uint32_t hash = h, bytes = 100;
+        std::uint8_t out = 0xEE;
+        BurstView b;
+        b.hash = &hash;
+        b.bytes = &bytes;
+        b.n = 1;
+        b.now = 1000 + h % 1000;
+        d.assign(b, v, &out);
+        std::memcpy(after, e, sizeof after);
+        EXPECT_NE(std::memcmp(before, after, sizeof before), 0) << "hash " << h;
+        EXPECT_LT(out, 2u);
+    }
 }
 
 // ------------------------------------------------------ the key property

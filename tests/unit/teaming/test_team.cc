@@ -188,6 +188,37 @@ TEST(Team, CountersAddUp) {
     }
 }
 
+// count_packets off: the same assignments, and the per-packet counters stay
+// zero (the data plane counts them itself); the other counters still count.
+TEST(Team, CountPacketsOffAssignsTheSameAndLeavesPacketCountersAlone) {
+    for (Mode mode : kAllModes) {
+        auto m = equal_members(3);
+        TeamConfig on = config(mode), off = config(mode);
+        off.count_packets = false;
+        Team a(on, m.data(), 3), b(off, m.data(), 3);
+        Traffic ta(9), tb(9);
+        for (int burst = 0; burst < 200; ++burst) {
+            if (burst == 80) {
+                a.set_member_up(1, false);
+                b.set_member_up(1, false);
+            }
+            auto va = ta.next(32);
+            auto vb = tb.next(32);
+            a.assign(va, ta.out.data());
+            b.assign(vb, tb.out.data());
+            ASSERT_EQ(ta.out, tb.out) << to_string(mode) << " burst " << burst;
+        }
+        const TeamCounters& ca = a.counters();
+        const TeamCounters& cb = b.counters();
+        EXPECT_EQ(ca.packets, 200u * 32) << to_string(mode);
+        EXPECT_EQ(cb.packets, 0u) << to_string(mode);
+        EXPECT_EQ(cb.bytes, 0u);
+        for (int k = 0; k < 3; ++k) EXPECT_EQ(cb.per_member_packets[k], 0u);
+        EXPECT_EQ(cb.bucket_moves, ca.bucket_moves) << to_string(mode);
+        EXPECT_EQ(cb.vport_moves, ca.vport_moves) << to_string(mode);
+    }
+}
+
 // No packet is ever assigned to a down member, in any mode, under random
 // membership churn; kNoMember exactly when no member is up.
 class EveryMode : public ::testing::TestWithParam<Mode> {};
