@@ -204,6 +204,9 @@ void add_engine_options(po::options_description& opts, EngineRole role) {
         ("duration", po::value<std::string>()->default_value(role == EngineRole::rx ? "0" : "3s"),
          role == EngineRole::rx ? "stop after this long (0: until SIGINT or --idle-timeout)" : "traffic phase")
         ("track-flows", po::value<std::uint32_t>()->default_value(4096), "RX per-flow state slots (power of two)")
+        ("restart-flows", po::bool_switch(),
+         "RX: a flow's first probe (seq 0) seen again after later ones starts a new run of that flow (looped pcap "
+         "replay, restarted sender); off: it counts as reordered/duplicate")
         ("no-measure", po::bool_switch(), "RX: no per-flow measurement (reordering, latency, FCT): count packets/bytes per member only")
         ("mbufs", po::value<std::uint32_t>()->default_value(0), "mbufs in the pool (0: derived)")
         ("drain-timeout", po::value<std::string>()->default_value("500ms"), "wait for in-flight packets at the end")
@@ -355,6 +358,7 @@ dp::EngineOptions engine_options_from(const po::variables_map& vm, EngineRole ro
     if (o.duration_ns == UINT64_MAX) o.duration_ns = 0;
     o.track_flows = get<std::uint32_t>(vm, "track-flows");
     o.measure_reorder = !get<bool>(vm, "no-measure");
+    o.restart_flows = get<bool>(vm, "restart-flows");
     o.mbufs = get<std::uint32_t>(vm, "mbufs");
     o.drain_timeout_ns = parse_duration_ns("--drain-timeout", str(vm, "drain-timeout"));
     o.progress = !get<bool>(vm, "quiet");
@@ -401,6 +405,7 @@ nlohmann::json parameters_json(const po::variables_map& vm, const dp::EngineOpti
     j["rx_queues"] = o.rx_queues;
     j["duration_ns"] = o.duration_ns;
     j["measure_reorder"] = o.measure_reorder;
+    j["restart_flows"] = o.restart_flows;
     for (const auto& l : o.links) {
         j["members"].push_back({{"rate_bps", l.rate_bps},
                                 {"delay_ns", l.delay_ns},
@@ -535,6 +540,7 @@ nlohmann::json report_json(const dp::EngineReport& r) {
     rx["handoff_full"] = r.rx_handoff_full;
     rx["flows_seen"] = r.flows_seen;
     rx["flows_untracked"] = r.flows_untracked;
+    rx["flow_restarts"] = r.flow_restarts;
     rx["flows_split_links"] = r.flows_split_links;
     rx["flows_split_rx"] = r.flows_split_rx;
     rx["member_changes"] = r.member_changes;
@@ -721,6 +727,8 @@ void print_report(const dp::EngineReport& r, const dp::EngineOptions& o) {
                         static_cast<unsigned long long>(r.flows_seen), static_cast<unsigned long long>(r.flows_split_links),
                         static_cast<unsigned long long>(r.flows_split_rx), static_cast<unsigned long long>(r.member_changes),
                         static_cast<unsigned long long>(r.member_changes_below_gap));
+            if (o.restart_flows)
+                std::printf(", flow restarts %llu (--restart-flows)", static_cast<unsigned long long>(r.flow_restarts));
             std::printf("\n    latency mean %.1f us, max %.1f us\n", r.latency_mean_us, r.latency_max_us);
             std::printf("    reorder: reordered %llu of %llu (%.4f%%), max extent %llu, n>=3 %llu, dup %llu; loss: %llu missing "
                         "(%.4f%%)\n",

@@ -93,13 +93,16 @@ BENCHMARK(BM_ReorderTable)->Args({0, 1024})->Args({25, 1024})->Args({25, 65536})
 // packet's flow. Frames: 65,536 minimum-size probe frames in memory, flows
 // picked at random per packet (interleaved like many flows on one queue), in
 // order per flow except ~1 % of neighbours swapped. Arg 0: measure (0/1);
-// Arg 1: flows. The difference of the two ns/packet is the measurement's
+// Arg 1: flows; Arg 2 (optional): prefetch the flow state two packets ahead
+// from the frame's probe header, as the engine's RX loop does (1) or not (0).
+// The difference of the two ns/packet is the measurement's
 // cost; bench/run --rx-measure gives the whole RX path's cost on the real
 // data plane to compare it with.
 void BM_RxPerPacket(benchmark::State& state) {
     namespace em = flowteam::emulation;
     const bool measure = state.range(0) != 0;
     const auto n_flows = static_cast<std::uint32_t>(state.range(1));
+    const bool ahead = state.range(2) != 0;
     constexpr std::size_t kPackets = 1 << 16;
     constexpr std::size_t kSlot = 128;
     const std::uint32_t len = em::kMinProbeFrameBytes;
@@ -132,6 +135,16 @@ void BM_RxPerPacket(benchmark::State& state) {
     std::size_t k = 0;
     for (auto _ : state) {
         for (int b = 0; b < 32; ++b) {
+            if (measure && ahead) {
+                const std::size_t a = (k + 2) & (kPackets - 1);
+                const std::uint8_t* ph = &frames[a * kSlot] + em::kProbeOffset;
+                const std::uint32_t fid = (std::uint32_t{ph[8]} << 24) | (std::uint32_t{ph[9]} << 16) |
+                                          (std::uint32_t{ph[10]} << 8) | ph[11];
+                const std::uint32_t seq = (std::uint32_t{ph[12]} << 24) | (std::uint32_t{ph[13]} << 16) |
+                                          (std::uint32_t{ph[14]} << 8) | ph[15];
+                const std::uint32_t f = fid % n_flows;
+                table.flow(f).prefetch(pass * per_flow[f] + seq);
+            }
             em::PacketDesc d;
             const em::ProbeStatus st = em::parse_probe_frame(&frames[k * kSlot], len, d);
             ++member_packets[k & 1];
@@ -157,6 +170,12 @@ void BM_RxPerPacket(benchmark::State& state) {
     state.counters["pps"] =
         benchmark::Counter(static_cast<double>(state.iterations()) * 32.0, benchmark::Counter::kIsRate);
 }
-BENCHMARK(BM_RxPerPacket)->Args({0, 4096})->Args({1, 4096})->Args({0, 65536})->Args({1, 65536});
+BENCHMARK(BM_RxPerPacket)
+    ->Args({0, 4096, 0})
+    ->Args({1, 4096, 0})
+    ->Args({1, 4096, 1})
+    ->Args({0, 65536, 0})
+    ->Args({1, 65536, 0})
+    ->Args({1, 65536, 1});
 
 } // namespace

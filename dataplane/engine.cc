@@ -279,6 +279,7 @@ void build_rx(Run& r, bool stamps, RxRss rss) {
     for (auto& s : r.rx) {
         s->set_sink_idle(ticks_from_ns(kSinkIdleNs, r.hz));
         s->set_measure(r.opts.measure_reorder);
+        s->set_restart_flows(r.opts.restart_flows);
     }
     if (!r.rx.empty() && !r.rx_ports.empty()) {
         // Back channel: the first RX lcore owns TX queue 0 of every receiving member port.
@@ -805,6 +806,7 @@ void fill_report(Run& r) {
         rep.feedback_tx_full += c.feedback_tx_full;
         rep.feedback_alloc_failed += c.feedback_alloc_failed;
         rep.flows_untracked += c.untracked;
+        rep.flow_restarts += c.flow_restarts;
         rep.member_changes += c.member_changes;
         rep.member_changes_below_gap += c.member_changes_below_gap;
         min_gap = std::min(min_gap, c.min_change_gap);

@@ -96,6 +96,11 @@ struct EngineOptions {
     std::uint32_t track_flows = 4096;             // RX per-flow state slots per RX lcore (power of two)
     measure::ReorderConfig reorder{};
     bool measure_reorder = true;                  // RX: per-flow reorder/latency/FCT (false: per-member packets/bytes only)
+    // RX: a flow's first probe (seq 0, first flag) arriving again after later
+    // ones closes that flow's measurement and starts a fresh one (a looped
+    // replay of captured probes, a restarted sender). Off by default: a first
+    // packet reordered behind later ones would be taken for a restart.
+    bool restart_flows = false;
     bool progress = true;                         // one line per second on stderr
     bool telemetry = true;                        // /flowteam/... providers during the run
     std::uint16_t max_rx_lcores = 0;              // 0 = every lcore left after TX/wire
@@ -189,6 +194,7 @@ struct EngineReport {
     std::uint64_t feedback_alloc_failed = 0;// take_feedback not asked: no mbufs
     std::uint64_t flows_seen = 0;
     std::uint64_t flows_untracked = 0;      // probe packets whose flow slot belonged to a newer flow
+    std::uint64_t flow_restarts = 0;        // --restart-flows: flows whose first probe came again
     std::uint64_t flows_split_links = 0;    // flows that crossed more than one member link
     std::uint64_t flows_split_rx = 0;       // flows received on more than one member
     std::uint64_t member_changes = 0;       // consecutive packets of a flow on different links

@@ -67,6 +67,18 @@ void RxStage::finish() noexcept {
     publish();
 }
 
+void RxStage::prefetch_flow(const rte_mbuf* mb) const noexcept {
+    if (mb->data_len < emulation::kMinProbeFrameBytes) return;
+    const std::uint8_t* p = rte_pktmbuf_mtod(mb, const std::uint8_t*) + emulation::kProbeOffset;
+    const auto be32 = [](const std::uint8_t* b) {
+        return (std::uint32_t{b[0]} << 24) | (std::uint32_t{b[1]} << 16) | (std::uint32_t{b[2]} << 8) | b[3];
+    };
+    const FlowSlot& s = flows_[be32(p + 8) & flow_mask_];
+    s.reo.prefetch(be32(p + 12));
+    __builtin_prefetch(&s.fct);
+    __builtin_prefetch(&s.owner);
+}
+
 void RxStage::account(Item& it, Tick now) noexcept {
     rte_mbuf* mb = it.m;
     ++c_.m_packets[it.member];
@@ -110,6 +122,14 @@ void RxStage::account(Item& it, Tick now) noexcept {
         s.used = true;
         s.owner = d.flow_id;
         ++flows_seen_;
+    } else if (restart_flows_ && d.seq == 0 && (d.flags & emulation::kProbeFirst) != 0 &&
+               s.reo.next_expected() != 0) [[unlikely]] {
+        // The flow's first probe again: a new run of it (looped replay, restarted sender).
+        retire(s);
+        s.used = true;
+        s.owner = d.flow_id;
+        ++flows_seen_;
+        ++c_.flow_restarts;
     }
     const std::uint8_t link = stamps_ ? meta(mb).link : it.member;
     const std::uint8_t lk = link < kMaxMembers ? link : it.member;
@@ -262,8 +282,18 @@ void RxStage::poll(Tick now) noexcept {
             return a.key != b.key ? a.key < b.key : a.order < b.order;
         });
     }
+    // Frame data kDataAhead packets ahead; the flow's measurement state
+    // kFlowAhead ahead, from the flow id and sequence in that frame's probe
+    // header (read unchecked: a frame that is no probe just prefetches some
+    // slot). The per-flow state of thousands of flows is in L3 or DRAM.
+    constexpr std::uint32_t kDataAhead = 8, kFlowAhead = 4;
+    if (measure_)
+        for (std::uint32_t i = 0; i < std::min(n, kDataAhead); ++i) rte_prefetch0(rte_pktmbuf_mtod(items_[i].m, void*));
     for (std::uint32_t i = 0; i < n; ++i) {
-        if (measure_ && i + 2 < n) rte_prefetch0(rte_pktmbuf_mtod(items_[i + 2].m, void*));
+        if (measure_) {
+            if (i + kDataAhead < n) rte_prefetch0(rte_pktmbuf_mtod(items_[i + kDataAhead].m, void*));
+            if (i + kFlowAhead < n) prefetch_flow(items_[i + kFlowAhead].m);
+        }
         account(items_[i], now);
     }
     if (sink_) {

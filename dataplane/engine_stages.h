@@ -344,6 +344,7 @@ struct RxCounters {
     std::uint64_t handoff = 0;
     std::uint64_t handoff_full = 0;
     std::uint64_t untracked = 0;
+    std::uint64_t flow_restarts = 0;   // set_restart_flows: a flow's first probe came again
     std::uint64_t member_changes = 0;
     std::uint64_t member_changes_below_gap = 0;
     std::uint64_t min_change_gap = 0; // ticks, UINT64_MAX until the first change
@@ -385,6 +386,7 @@ public:
     void set_sink_idle(Tick idle) { sink_idle_ = idle; }
     // Per-flow measurement (probe parsing, reordering, latency, FCT); off: per-member packets/bytes only.
     void set_measure(bool on) { measure_ = on; }
+    void set_restart_flows(bool on) { restart_flows_ = on; }
     // Back channel: after on_frames, ask the sink for frames (mbufs of `mp`)
     // and transmit them on ports[member] (TX queue `queue` of the receiving
     // member port). The member is the one the most recent frame arrived on
@@ -431,6 +433,7 @@ private:
     };
     void retire(FlowSlot& s) noexcept;
     void account(Item& it, Tick now) noexcept;
+    void prefetch_flow(const rte_mbuf* mb) const noexcept;
     void sink_tick(Tick now, bool called) noexcept;
 
     unsigned index_;
@@ -451,6 +454,7 @@ private:
     std::vector<std::uint8_t> linear_;   // scratch for chained frames
     bool last_empty_ = true;
     bool measure_ = true;
+    bool restart_flows_ = false;
     Tick sink_idle_ = 0;
     Tick last_sink_ = 0;
     std::vector<TxPort> fb_ports_;

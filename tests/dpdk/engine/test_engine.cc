@@ -13,6 +13,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "dataplane/engine.h"
 #include "dataplane/telemetry.h"
@@ -275,6 +276,64 @@ TEST(EngineTx, MalformedFramesAreCountedByReasonAndDropped) {
     // Not IP: carried by the team, rejected by the receiver's probe parser.
     EXPECT_EQ(r.probe_status[static_cast<std::size_t>(ProbeStatus::not_ipv4)], c.not_ip);
     EXPECT_EQ(r.probe_status[static_cast<std::size_t>(ProbeStatus::ok)], r.rx_packets - c.not_ip);
+}
+
+// Replays the first kRecorded probe frames of a synthetic source over and
+// over (as a looped pcap would), paced by the source it wraps.
+class LoopingSource final : public dp::FrameSource {
+public:
+    static constexpr std::size_t kRecorded = 400;
+    explicit LoopingSource(const emulation::TrafficConfig& cfg) : inner_(cfg, rte_get_tsc_hz()) {}
+    std::uint16_t fill(Tick now, dp::FrameBuf* bufs, std::uint16_t n) override {
+        const std::uint16_t k = inner_.fill(now, bufs, n);
+        for (std::uint16_t i = 0; i < k; ++i) {
+            if (rec_.size() < kRecorded) {
+                rec_.emplace_back(bufs[i].data, bufs[i].data + bufs[i].len);
+                continue;
+            }
+            const auto& f = rec_[next_];
+            if (f.size() <= bufs[i].cap) {
+                std::memcpy(bufs[i].data, f.data(), f.size());
+                bufs[i].len = static_cast<std::uint32_t>(f.size());
+            }
+            next_ = (next_ + 1) % rec_.size();
+        }
+        return k;
+    }
+
+private:
+    dp::SyntheticSource inner_;
+    std::vector<std::vector<std::uint8_t>> rec_;
+    std::size_t next_ = 0;
+};
+
+// --restart-flows: each new pass of a looped replay is a new run of every
+// flow (measured in order); without it the passes are duplicates.
+TEST(EngineRx, RestartFlowsTakesALoopedReplayAsNewRunsOfTheFlows) {
+    for (bool restart : {true, false}) {
+        auto o = base(1);
+        o.team.mode = teaming::Mode::hash;
+        o.rx_queues = 1;
+        o.restart_flows = restart;
+        emulation::TrafficConfig tc;
+        tc.n_flows = 8;
+        tc.mtu = 1500;
+        o.traffic_kind = dp::TrafficKind::custom;
+        o.source_factory = [tc](unsigned) { return std::make_unique<LoopingSource>(tc); };
+        const auto r = dp::run_testbed(o);
+        expect_accounted(r);
+        ASSERT_GT(r.rx_packets, 4 * LoopingSource::kRecorded) << "several passes needed";
+        if (restart) {
+            // Every flow of the recording started again on each later pass.
+            EXPECT_GE(r.flow_restarts, 8u * (r.rx_packets / LoopingSource::kRecorded - 2));
+            EXPECT_EQ(r.reorder.dup, 0u);
+            EXPECT_EQ(r.reorder.reordered, 0u);
+            EXPECT_EQ(r.reorder.unique, r.rx_packets);
+        } else {
+            EXPECT_EQ(r.flow_restarts, 0u);
+            EXPECT_GE(r.reorder.dup, r.rx_packets - LoopingSource::kRecorded - 1);
+        }
+    }
 }
 
 TEST(EngineRx, SoftwareRssSpreadsFlowsOverQueuesOfEveryMember) {
