@@ -30,6 +30,11 @@ RxStage::RxStage(unsigned index, std::vector<RxQueueRef> queues, RxRss rss, cons
                                     " not allowed; allowed: a power of two, 1..1048576");
     if (reta_.empty()) reta_.push_back(0);
     if (rx_index_of_queue_.empty()) rx_index_of_queue_.push_back(index_);
+    // One queue in the whole RETA that this lcore owns (e.g. --rx-queues 1):
+    // software RSS has nothing to decide, so no frame is parsed or hashed for it.
+    const std::uint16_t q0 = reta_.front();
+    rss_noop_ = std::all_of(reta_.begin(), reta_.end(), [q0](std::uint16_t q) { return q == q0; }) &&
+                (q0 >= rx_index_of_queue_.size() || rx_index_of_queue_[q0] == index_);
     flows_.reserve(track_flows);
     for (std::uint32_t i = 0; i < track_flows; ++i) flows_.emplace_back(reorder);
     flow_mask_ = track_flows - 1;
@@ -249,7 +254,9 @@ void RxStage::poll(Tick now) noexcept {
     c_.last_rx_tsc = now;
     fb_member_ = items_[n - 1].member;
 
-    if (rss_ == RxRss::software) {
+    if (rss_ == RxRss::software && rss_noop_) {
+        for (std::uint32_t i = 0; i < n; ++i) items_[i].queue = reta_.front();
+    } else if (rss_ == RxRss::software) {
         // Toeplitz -> RETA -> queue -> lcore, the plan a NIC would apply.
         std::uint32_t kept = 0;
         for (std::uint32_t i = 0; i < n; ++i) {

@@ -455,6 +455,7 @@ private:
     bool last_empty_ = true;
     bool measure_ = true;
     bool restart_flows_ = false;
+    bool rss_noop_ = false;   // software RSS: every RETA entry is one queue of this lcore
     Tick sink_idle_ = 0;
     Tick last_sink_ = 0;
     std::vector<TxPort> fb_ports_;
