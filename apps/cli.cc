@@ -1,13 +1,30 @@
 // SPDX-License-Identifier: BSD-3-Clause
 #include "apps/cli.h"
 
+#include <unistd.h>
+
 #include <cctype>
 #include <charconv>
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 
 namespace flowteam::apps {
+
+void check_output_file(const std::string& option, const std::string& path) {
+    if (path.empty() || path == "-") return;
+    namespace fs = std::filesystem;
+    const fs::path p(path);
+    std::error_code ec;
+    if (fs::is_directory(p, ec)) throw UsageError(option + ": '" + path + "' is a directory; give a file name");
+    const fs::path dir = p.has_parent_path() ? p.parent_path() : fs::path(".");
+    if (!fs::is_directory(dir, ec)) throw UsageError(option + ": directory '" + dir.string() + "' does not exist");
+    if (::access(dir.c_str(), W_OK) != 0)
+        throw UsageError(option + ": directory '" + dir.string() + "' is not writable");
+    if (fs::exists(p, ec) && ::access(p.c_str(), W_OK) != 0)
+        throw UsageError(option + ": '" + path + "' is not writable");
+}
 
 bool parse_command_line(const std::string& cmd, const std::string& summary, int argc, char** argv,
                         po::options_description& opts, po::variables_map& vm,
@@ -51,6 +68,9 @@ bool parse_command_line(const std::string& cmd, const std::string& summary, int 
         po::store(po::parse_config_file(in, opts), vm);
     }
     po::notify(vm);
+    // Before a run that may take minutes, not after it.
+    if (vm.count("json") != 0)
+        if (const auto* p = boost::any_cast<std::string>(&vm["json"].value())) check_output_file("--json", *p);
     return true;
 }
 

@@ -27,6 +27,11 @@ struct UsageError : std::runtime_error {
 // --config. Returns false when --help was printed (exit 0). Throws
 // UsageError on bad options. Arguments after a literal "--" are returned
 // in `passthrough` untouched (EAL arguments for the data-plane commands).
+// An output file named by `option` can be written: its directory exists and
+// is writable, and it is not a directory ("" and "-" = stdout pass). Throws
+// UsageError naming the option. parse_command_line checks --json with it.
+void check_output_file(const std::string& option, const std::string& path);
+
 bool parse_command_line(const std::string& cmd, const std::string& summary, int argc, char** argv,
                         po::options_description& opts, po::variables_map& vm,
                         std::vector<std::string>* passthrough = nullptr,

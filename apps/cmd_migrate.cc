@@ -654,11 +654,7 @@ int run_job(int argc, char** argv, const po::variables_map& vm) {
         if (r.rc != 0) rc = kExitFailure;
         all[r.name] = r.j;
     }
-    if (vm.count("json") != 0) {
-        std::ofstream out(vm["json"].as<std::string>());
-        if (!out) throw UsageError("--json: cannot write '" + vm["json"].as<std::string>() + "'");
-        out << all.dump(2) << "\n";
-    }
+    if (vm.count("json") != 0) write_json(vm["json"].as<std::string>(), all);
     std::fflush(stdout);
     return rc;
 }
@@ -731,11 +727,7 @@ int run_compare(int argc, char** argv, const po::variables_map& vm) {
             std::printf("\nisal vs none: %.2fx the time (%s)\n", b / a,
                         b < a ? "compression pays on these members" : "compression costs more CPU than it saves wire");
     }
-    if (vm.count("json") != 0) {
-        std::ofstream out(vm["json"].as<std::string>());
-        if (!out) throw UsageError("--json: cannot write '" + vm["json"].as<std::string>() + "'");
-        out << all.dump(2) << "\n";
-    }
+    if (vm.count("json") != 0) write_json(vm["json"].as<std::string>(), all);
     std::fflush(stdout);
     return rc;
 }

@@ -181,5 +181,26 @@ TEST(EngineProcesses, BadOptionIsOneLineAndExitTwo) {
     EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 1) << out;
 }
 
+// An unwritable --json is refused before the run (not after minutes of it).
+TEST(EngineProcesses, UnwritableJsonIsRefusedBeforeTheRun) {
+    ASSERT_FALSE(flowteam_bin().empty()) << "FLOWTEAM_BIN is not set";
+    Scratch s;
+    const std::string missing_dir = s.path("no-such-dir") + "/out.json";
+    const std::vector<std::vector<std::string>> cases = {
+        {"migrate", "--json", missing_dir},
+        {"run", "--duration", "30s", "--json", missing_dir},
+        {"tx", "--json", s.path("")},   // a directory
+    };
+    int k = 0;
+    for (const auto& args : cases) {
+        const std::string log = s.path("json" + std::to_string(k++) + ".log");
+        Proc p = spawn(args, log);
+        EXPECT_EQ(wait_for(p, std::chrono::seconds(20)), 2) << args[0];
+        const std::string out = slurp(log);
+        EXPECT_NE(out.find("--json"), std::string::npos) << out;
+        EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 1) << out;
+    }
+}
+
 } // namespace
 } // namespace flowteam::enginetest
