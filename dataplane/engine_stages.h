@@ -202,6 +202,9 @@ private:
     void classify(rte_mbuf* const* pkts, std::uint16_t n, Burst& out) noexcept;
     void classify_hashed(rte_mbuf* const* pkts, std::uint16_t n, Burst& out) noexcept;
     void dispatch(const Burst& b, const std::uint32_t* next_hash, std::uint16_t next_n) noexcept;
+    // tx_burst pk[0..k) (`bytes` in all) on member m; what the port refuses
+    // becomes m's backlog (pk may be that backlog). Counts what was sent.
+    void send(std::uint8_t m, rte_mbuf** pk, std::uint16_t k, std::uint64_t bytes) noexcept;
     void flush(std::uint8_t m) noexcept;
     bool room_for_burst() const noexcept;
     void poll_return_path(Tick now) noexcept;

@@ -209,29 +209,32 @@ void TxStage::release() noexcept {
     for (auto& b : bursts_) drop(b.pkts, b.n);
 }
 
-void TxStage::flush(std::uint8_t m) noexcept {
-    Backlog& b = backlog_[m];
-    if (b.n == 0) return;
-    const std::uint16_t sent = rte_eth_tx_burst(ports_[m].port, ports_[m].queue, b.pkts, b.n);
-    std::uint64_t bytes = b.bytes;
-    if (sent < b.n) [[unlikely]] {
+void TxStage::send(std::uint8_t m, rte_mbuf** pk, std::uint16_t k, std::uint64_t bytes) noexcept {
+    Backlog& q = backlog_[m];
+    const std::uint16_t sent = rte_eth_tx_burst(ports_[m].port, ports_[m].queue, pk, k);
+    if (sent < k) [[unlikely]] {
         // What is left is still ours: its bytes tell what was sent.
         ++c_.m_short[m];
-        const std::uint16_t left = static_cast<std::uint16_t>(b.n - sent);
+        const auto left = static_cast<std::uint16_t>(k - sent);
         std::uint64_t left_bytes = 0;
-        for (std::uint16_t i = sent; i < b.n; ++i) left_bytes += b.pkts[i]->pkt_len;
+        for (std::uint16_t i = sent; i < k; ++i) left_bytes += pk[i]->pkt_len;
+        std::memmove(q.pkts, pk + sent, left * sizeof(pk[0]));   // pk may be q.pkts itself
+        q.n = left;
+        q.bytes = left_bytes;
         bytes -= left_bytes;
-        std::memmove(b.pkts, b.pkts + sent, left * sizeof(b.pkts[0]));
-        b.n = left;
-        b.bytes = left_bytes;
     } else {
-        b.n = 0;
-        b.bytes = 0;
+        q.n = 0;
+        q.bytes = 0;
     }
     c_.m_packets[m] += sent;
     c_.m_bytes[m] += bytes;
     c_.packets += sent;
     c_.bytes += bytes;
+}
+
+void TxStage::flush(std::uint8_t m) noexcept {
+    Backlog& b = backlog_[m];
+    if (b.n != 0) send(m, b.pkts, b.n, b.bytes);
 }
 
 void TxStage::classify(rte_mbuf* const* pkts, std::uint16_t got, Burst& out) noexcept {
@@ -366,23 +369,9 @@ void TxStage::dispatch(const Burst& b, const std::uint32_t* next_hash, std::uint
             q.n = static_cast<std::uint16_t>(q.n + k);
             q.bytes += bytes;
             flush(m);
-            continue;
+        } else {
+            send(m, pk, k, bytes);   // nothing held: straight to the port
         }
-        // Nothing held: straight to the port; what it refuses is held.
-        const std::uint16_t sent = rte_eth_tx_burst(ports_[m].port, ports_[m].queue, pk, k);
-        if (sent < k) [[unlikely]] {
-            ++c_.m_short[m];
-            std::uint64_t left_bytes = 0;
-            for (std::uint16_t j = sent; j < k; ++j) left_bytes += pk[j]->pkt_len;
-            std::memcpy(q.pkts, pk + sent, (k - sent) * sizeof(pk[0]));
-            q.n = static_cast<std::uint16_t>(k - sent);
-            q.bytes = left_bytes;
-            bytes -= left_bytes;
-        }
-        c_.m_packets[m] += sent;
-        c_.m_bytes[m] += bytes;
-        c_.packets += sent;
-        c_.bytes += bytes;
     }
 }
 
