@@ -128,6 +128,7 @@ int cmd_bridge(int argc, char** argv) {
     if (vm["duration"].defaulted()) o.duration_ns = 60'000'000'000ull;
     o.traffic_kind = dp::TrafficKind::custom;
     o.max_rx_lcores = 1;   // one sink: it owns tap B and tap A's TX queue
+    o.measure_reorder = false;   // kernel TCP frames carry no probe header: the bridge measures them itself
     std::string json_path;
     if (vm.count("json") != 0) json_path = vm["json"].as<std::string>();
     dp::BridgeConfig bc;
@@ -145,6 +146,11 @@ int cmd_bridge(int argc, char** argv) {
         throw UsageError("--bridge-flows: " + std::to_string(bc.track_flows) + " not allowed; allowed: a power of two 16..4096");
     if (bc.iface_a == bc.iface_b) throw UsageError("--iface-b: same as --iface-a; give two interface names");
     if (o.mtu > 1500) throw UsageError("--mtu: " + std::to_string(o.mtu) + " not allowed for the bridge; allowed: 576..1500");
+    std::string ready_path;
+    if (vm.count("ready-file") != 0) {
+        ready_path = vm["ready-file"].as<std::string>();
+        check_output_file("--ready-file", ready_path);
+    }
 
     dp::install_stop_signal_handlers();
     dp::EalOptions eo;
@@ -154,12 +160,6 @@ int cmd_bridge(int argc, char** argv) {
     dp::TapBridge bridge(bc);
     // The ready file appears once the engine polls tap A (not before: setting up the
     // testbed takes a while on a loaded machine, and a client would time out).
-    std::string ready_path;
-    if (vm.count("ready-file") != 0) {
-        ready_path = vm["ready-file"].as<std::string>();
-        std::ofstream probe(ready_path + ".tmp");
-        if (!probe) throw UsageError("--ready-file: cannot write '" + ready_path + "'");
-    }
     std::atomic<bool> run_over{false};
     std::thread announcer([&] {
         while (!run_over.load() && !bridge.forwarding()) std::this_thread::sleep_for(std::chrono::milliseconds(10));

@@ -473,7 +473,6 @@ int run_one(const po::variables_map& vm, const std::vector<std::string>& eal_arg
     o.duration_ns = parse_duration_ns("--timeout", vm["timeout"].as<std::string>());
     o.traffic_kind = dp::TrafficKind::custom;
     o.max_rx_lcores = 1;
-    if (vm["mtu"].defaulted() && false) o.mtu = 1500;
     std::string json_path;
     if (vm.count("json") != 0) json_path = vm["json"].as<std::string>();
 

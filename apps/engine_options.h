@@ -19,9 +19,9 @@ void add_engine_options(po::options_description& opts, EngineRole role);
 // Builds the engine options from parsed values. Throws UsageError naming the option.
 dataplane::EngineOptions engine_options_from(const po::variables_map& vm, EngineRole role);
 
-// Every parameter (as given and as derived) as JSON.
 // Writes j (indented) to `path`, or to stdout when path is "-"; nothing when empty.
 void write_json(const std::string& path, const nlohmann::json& j);
+// Every parameter (as given and as derived) as JSON.
 nlohmann::json parameters_json(const po::variables_map& vm, const dataplane::EngineOptions& o);
 // Every counter as JSON.
 nlohmann::json report_json(const dataplane::EngineReport& r);

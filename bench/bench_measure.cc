@@ -137,11 +137,8 @@ void BM_RxPerPacket(benchmark::State& state) {
         for (int b = 0; b < 32; ++b) {
             if (measure && ahead) {
                 const std::size_t a = (k + 2) & (kPackets - 1);
-                const std::uint8_t* ph = &frames[a * kSlot] + em::kProbeOffset;
-                const std::uint32_t fid = (std::uint32_t{ph[8]} << 24) | (std::uint32_t{ph[9]} << 16) |
-                                          (std::uint32_t{ph[10]} << 8) | ph[11];
-                const std::uint32_t seq = (std::uint32_t{ph[12]} << 24) | (std::uint32_t{ph[13]} << 16) |
-                                          (std::uint32_t{ph[14]} << 8) | ph[15];
+                std::uint32_t fid = 0, seq = 0;
+                em::peek_probe_flow(&frames[a * kSlot], len, fid, seq);
                 const std::uint32_t f = fid % n_flows;
                 table.flow(f).prefetch(pass * per_flow[f] + seq);
             }

@@ -12,27 +12,22 @@
 #include "dataplane/port.h"
 #include "dataplane/port_io.h"
 #include "dataplane/testbed.h"
+#include "packet/flow_key.h"
+#include "packet/hash.h"
 
 namespace flowteam::dataplane {
 
 namespace {
 
-std::uint16_t get16(const std::uint8_t* p) noexcept { return static_cast<std::uint16_t>((p[0] << 8) | p[1]); }
-
+// IPv4 addresses and TCP ports of a flow, as they are on the wire.
 struct FlowKey4 {
     std::uint32_t src = 0, dst = 0;
     std::uint16_t sport = 0, dport = 0;
     bool operator==(const FlowKey4&) const = default;
 };
 
-std::uint32_t hash_key(const FlowKey4& k) noexcept {
-    std::uint64_t h = (static_cast<std::uint64_t>(k.src) << 32) ^ k.dst;
-    h ^= (static_cast<std::uint64_t>(k.sport) << 16 | k.dport) * 0x9E3779B97F4A7C15ull;
-    h ^= h >> 29;
-    h *= 0xBF58476D1CE4E5B9ull;
-    h ^= h >> 32;
-    return static_cast<std::uint32_t>(h);
-}
+// A flow's slot is searched this far from its hash; beyond, the flow is not tracked.
+constexpr std::size_t kMaxProbe = 16;
 
 } // namespace
 
@@ -57,26 +52,24 @@ struct TapBridge::State {
     // Forward frame seen by the receiving application: measure it.
     void measure(const std::uint8_t* f, std::uint32_t len, std::uint8_t member) noexcept {
         c.rx_member[member & (kMaxMembers - 1)] += 1;
-        if (len < 14 + 20 || get16(f + 12) != 0x0800) {
-            ++c.other_frames;
-            return;
-        }
-        const std::uint8_t* ip = f + 14;
-        const std::uint32_t ihl = (ip[0] & 0x0Fu) * 4u;
-        if ((ip[0] >> 4) != 4 || ihl < 20 || ip[9] != 6 || 14 + ihl + 4 > len) {
+        packet::FlowKey pk;
+        // TCP over IPv4 with its ports (a non-first fragment has none): a flow.
+        if (packet::parse_frame(f, len, pk) != packet::ParseStatus::ok || pk.l3 != packet::L3::ipv4 ||
+            pk.l4_proto != packet::kProtoTcp || !pk.has_l4 || pk.fragment) {
             ++c.other_frames;
             return;
         }
         ++c.tcp4_frames;
         FlowKey4 k;
-        std::memcpy(&k.src, ip + 12, 4);
-        std::memcpy(&k.dst, ip + 16, 4);
-        k.sport = get16(ip + ihl);
-        k.dport = get16(ip + ihl + 2);
-        const std::uint16_t id = get16(ip + 4);
+        std::memcpy(&k.src, pk.src_ip, 4);
+        std::memcpy(&k.dst, pk.dst_ip, 4);
+        k.sport = pk.src_port;
+        k.dport = pk.dst_port;
+        const std::uint8_t* ip = f + pk.l3_offset;
+        const auto id = static_cast<std::uint16_t>((ip[4] << 8) | ip[5]);
         const std::size_t mask = slots.size() - 1;
-        std::size_t i = hash_key(k) & mask;
-        for (std::size_t probe = 0; probe < slots.size(); ++probe, i = (i + 1) & mask) {
+        std::size_t i = packet::flow_hash(pk, packet::HashPolicy::l34) & mask;
+        for (std::size_t probe = 0; probe < std::min(kMaxProbe, slots.size()); ++probe, i = (i + 1) & mask) {
             Slot& s = slots[i];
             if (!s.used) {
                 s.used = true;

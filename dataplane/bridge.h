@@ -71,7 +71,7 @@ struct BridgeCounters {
     // measurement
     std::uint64_t tcp4_frames = 0;      // forward frames measured (TCP over IPv4)
     std::uint64_t other_frames = 0;     // forward frames not measured (ARP, IPv6, UDP, ...)
-    std::uint64_t flows_untracked = 0;  // TCP frames whose flow found no free slot
+    std::uint64_t flows_untracked = 0;  // TCP frames whose flow found no free slot within 16 of its hash
     std::array<std::uint64_t, kMaxMembers> rx_member{}; // forward frames per receiving member
 };
 

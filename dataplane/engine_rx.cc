@@ -73,13 +73,10 @@ void RxStage::finish() noexcept {
 }
 
 void RxStage::prefetch_flow(const rte_mbuf* mb) const noexcept {
-    if (mb->data_len < emulation::kMinProbeFrameBytes) return;
-    const std::uint8_t* p = rte_pktmbuf_mtod(mb, const std::uint8_t*) + emulation::kProbeOffset;
-    const auto be32 = [](const std::uint8_t* b) {
-        return (std::uint32_t{b[0]} << 24) | (std::uint32_t{b[1]} << 16) | (std::uint32_t{b[2]} << 8) | b[3];
-    };
-    const FlowSlot& s = flows_[be32(p + 8) & flow_mask_];
-    s.reo.prefetch(be32(p + 12));
+    std::uint32_t flow_id = 0, seq = 0;
+    if (!emulation::peek_probe_flow(rte_pktmbuf_mtod(mb, const std::uint8_t*), mb->data_len, flow_id, seq)) return;
+    const FlowSlot& s = flows_[flow_id & flow_mask_];
+    s.reo.prefetch(seq);
     __builtin_prefetch(&s.fct);
     __builtin_prefetch(&s.owner);
 }

@@ -314,46 +314,32 @@ void TxStage::dispatch(const Burst& b, const std::uint32_t* next_hash, std::uint
     bv.now = b.at;
     team_.assign(bv, member, next_hash, next_n);
 
-    // Split the burst per member, in order. Up to 8 members the per-member
-    // fill counts live in one register (8 bits each, a burst is <= 32): a
-    // count kept in memory makes every packet wait for the previous store.
+    // Split the burst per member, in order. The per-member fill counts live
+    // in one 128-bit register (8 bits for each of up to 16 members, a burst
+    // is <= 32): a count kept in memory makes every packet wait for the
+    // previous store.
+    static_assert(kBurstSize < 256 && kMaxMembers * 8 <= 128, "8-bit packed counts");
     rte_mbuf* per[kMaxMembers][kBurstSize];
-    std::uint16_t count[kMaxMembers];
     rte_mbuf* dead[kBurstSize];
     std::uint16_t n_dead = 0;
-    if (n_members_ <= 8) [[likely]] {
-        static_assert(kBurstSize < 256, "8-bit packed counts");
-        std::uint64_t packed = 0;
-        for (std::uint16_t i = 0; i < n; ++i) {
-            const std::uint8_t m = member[i];
-            if (m >= n_members_) [[unlikely]] {
-                dead[n_dead++] = b.pkts[i];
-                c_.no_member_bytes += b.bytes[i];
-                continue;
-            }
-            const unsigned shift = 8u * m;
-            per[m][(packed >> shift) & 0xFFu] = b.pkts[i];
-            packed += std::uint64_t{1} << shift;
+    unsigned __int128 packed = 0;
+    for (std::uint16_t i = 0; i < n; ++i) {
+        const std::uint8_t m = member[i];
+        if (m >= n_members_) [[unlikely]] {
+            dead[n_dead++] = b.pkts[i];
+            c_.no_member_bytes += b.bytes[i];
+            continue;
         }
-        for (std::uint8_t m = 0; m < n_members_; ++m) count[m] = static_cast<std::uint16_t>((packed >> (8u * m)) & 0xFFu);
-    } else {
-        std::memset(count, 0, sizeof(count));
-        for (std::uint16_t i = 0; i < n; ++i) {
-            const std::uint8_t m = member[i];
-            if (m >= n_members_) [[unlikely]] {
-                dead[n_dead++] = b.pkts[i];
-                c_.no_member_bytes += b.bytes[i];
-                continue;
-            }
-            per[m][count[m]++] = b.pkts[i];
-        }
+        const unsigned shift = 8u * m;
+        per[m][static_cast<std::uint8_t>(packed >> shift)] = b.pkts[i];
+        packed += static_cast<unsigned __int128>(1) << shift;
     }
     if (n_dead != 0) [[unlikely]] {
         c_.no_member += n_dead;
         rte_pktmbuf_free_bulk(dead, n_dead);
     }
     for (std::uint8_t m = 0; m < n_members_; ++m) {
-        const std::uint16_t k = count[m];
+        const std::uint16_t k = static_cast<std::uint8_t>(packed >> (8u * m));
         if (k == 0) continue;
         rte_mbuf** pk = per[m];
         // From the burst's byte array, not pk[j]->pkt_len: another pass over

@@ -50,14 +50,15 @@ double cpu_share(std::uint64_t thread_cpu_ns, std::uint64_t thread_wall_ns) noex
 
 FrameBodyProbe::FrameBodyProbe(const std::uint8_t* src, std::size_t src_len, std::uint32_t body)
     : src_(src), src_len_(src_len), body_(body) {
+    if (body_ == 0 || body_ > src_len_ || body_ + mig::kL2L4Headers + mig::kHeaderSize > RTE_MBUF_DEFAULT_DATAROOM)
+        throw std::invalid_argument("zero-copy probe: body must be 1..min(source length, one mbuf)");
     static std::atomic<unsigned> seq{0};
     const std::string n = "ftzcp" + std::to_string(seq.fetch_add(1));
+    chainer_ = std::make_unique<ExtSegmentChainer>(n + "_s", 1023);
+    // Last: nothing after it may throw (the destructor does not run then).
     rte_mempool* mp = rte_pktmbuf_pool_create((n + "_h").c_str(), 1023, 64, 0, RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
     if (mp == nullptr) throw std::runtime_error("zero-copy probe: mbuf pool failed: " + std::string(rte_strerror(rte_errno)));
     pool_ = mp;
-    chainer_ = std::make_unique<ExtSegmentChainer>(n + "_s", 1023);
-    if (body_ == 0 || body_ > src_len_ || body_ + mig::kL2L4Headers + mig::kHeaderSize > RTE_MBUF_DEFAULT_DATAROOM)
-        throw std::invalid_argument("zero-copy probe: body must be 1..min(source length, one mbuf)");
 }
 
 FrameBodyProbe::~FrameBodyProbe() {

@@ -26,10 +26,9 @@ void put64(std::uint8_t* p, std::uint64_t v) {
     put32(p + 4, static_cast<std::uint32_t>(v));
 }
 std::uint16_t get16(const std::uint8_t* p) { return static_cast<std::uint16_t>((p[0] << 8) | p[1]); }
-std::uint32_t get32(const std::uint8_t* p) {
-    return (static_cast<std::uint32_t>(get16(p)) << 16) | get16(p + 2);
+std::uint64_t get64(const std::uint8_t* p) {
+    return (static_cast<std::uint64_t>(load_be32(p)) << 32) | load_be32(p + 4);
 }
-std::uint64_t get64(const std::uint8_t* p) { return (static_cast<std::uint64_t>(get32(p)) << 32) | get32(p + 4); }
 
 // RFC 1071 one's-complement sum over `n` bytes (n even).
 std::uint32_t csum_add(const std::uint8_t* p, std::size_t n, std::uint32_t sum) {
@@ -170,7 +169,7 @@ ProbeStatus parse_probe_frame(const std::uint8_t* data, std::size_t len, PacketD
         return ProbeStatus::not_probe;
     }
     const std::uint8_t* ph = udp + kUdpHeaderBytes;
-    if (get32(ph) != kProbeMagic) {
+    if (load_be32(ph) != kProbeMagic) {
         return ProbeStatus::bad_magic;
     }
     if (ph[4] != kProbeVersion) {
@@ -181,12 +180,12 @@ ProbeStatus parse_probe_frame(const std::uint8_t* data, std::size_t len, PacketD
         return ProbeStatus::bad_probe;
     }
     d.flags = ph[5];
-    d.flow_id = get32(ph + 8);
-    d.seq = get32(ph + 12);
+    d.flow_id = load_be32(ph + 8);
+    d.seq = load_be32(ph + 12);
     d.tx_time = get64(ph + 16);
     d.flow_bytes = get64(ph + 24);
-    d.src_ip = get32(ip + 12);
-    d.dst_ip = get32(ip + 16);
+    d.src_ip = load_be32(ip + 12);
+    d.dst_ip = load_be32(ip + 16);
     d.src_port = get16(udp);
     d.dst_port = get16(udp + 2);
     d.proto = ip[9];

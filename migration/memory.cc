@@ -54,7 +54,11 @@ void fill_compressible(std::uint8_t* page, std::uint64_t seed) {
         } else if (kind < 80) {
             std::uint32_t pos = 0;
             while (pos < 64) {
-                if ((r >> 59) == 0) r = mix64(r); // fewer than 5 random bits left
+                // Top 5 bits clear: true after any shift below, so every word
+                // but (usually) the first draws a fresh value. Kept as is: the
+                // generated pages, and the compression ratios quoted for them,
+                // depend on it.
+                if ((r >> 59) == 0) r = mix64(r);
                 const char* w = kWords[r & 31u];
                 r >>= 5;
                 const std::uint32_t len = static_cast<std::uint32_t>(std::strlen(w));

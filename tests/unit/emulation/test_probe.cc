@@ -55,6 +55,31 @@ TEST(Probe, RoundTrip) {
     }
 }
 
+// The prefetch hint reads the same flow id and sequence the parser does,
+// and nothing from a frame too short to be a probe.
+TEST(Probe, PeekGivesTheParsersFlowAndSequence) {
+    PacketDesc d;
+    d.src_ip = 0xC6120001;
+    d.dst_ip = 0xC6130001;
+    d.flow_id = 0x01020304;
+    d.seq = 0xA0B0C0D0;
+    d.bytes = 128;
+    std::uint8_t b[128];
+    ASSERT_EQ(build_probe_frame(d, kDst, b, sizeof b, false), 128u);
+    PacketDesc back;
+    ASSERT_EQ(parse_probe_frame(b, sizeof b, back), ProbeStatus::ok);
+    std::uint32_t flow = 0, seq = 0;
+    ASSERT_TRUE(peek_probe_flow(b, sizeof b, flow, seq));
+    EXPECT_EQ(flow, back.flow_id);
+    EXPECT_EQ(seq, back.seq);
+    EXPECT_EQ(flow, 0x01020304u);
+    EXPECT_EQ(seq, 0xA0B0C0D0u);
+    flow = seq = 7;
+    EXPECT_FALSE(peek_probe_flow(b, kMinProbeFrameBytes - 1, flow, seq));
+    EXPECT_EQ(flow, 7u);
+    EXPECT_EQ(seq, 7u);
+}
+
 TEST(Probe, WireBytesByHand) {
     PacketDesc d;
     d.src_ip = 0xC6120001; // 198.18.0.1

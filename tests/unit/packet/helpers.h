@@ -125,4 +125,18 @@ inline FrameSpec random_spec(std::mt19937_64& rng) {
     return s;
 }
 
+// Steer a random_spec into the common shape the fast paths take (untagged
+// IPv4 without options, TCP or UDP, not a fragment), keeping its random
+// addresses, ports and payload.
+inline void steer_common_shape(FrameSpec& s, std::mt19937_64& rng) {
+    s.n_vlans = 0;
+    s.l3 = L3::ipv4;
+    s.l4_proto = rng() % 2 == 0 ? kProtoTcp : kProtoUdp;
+    s.ipv4_options_len = 0;
+    s.more_fragments = false;
+    s.frag_offset = 0;
+    for (std::size_t k = 4; k < 16; ++k)
+        s.src_ip[k] = s.dst_ip[k] = 0;
+}
+
 } // namespace flowteam::packet::test

@@ -513,14 +513,7 @@ TEST(ParseFastPath, SameKeyBytesAsTheGeneralPath) {
     for (int i = 0; i < 3000; ++i) {
         FrameSpec s = test::random_spec(rng);
         if (i % 4 != 3) { // mostly the fast-path shape, with random addresses, ports, payload
-            s.n_vlans = 0;
-            s.l3 = L3::ipv4;
-            s.l4_proto = rng() % 2 == 0 ? kProtoTcp : kProtoUdp;
-            s.ipv4_options_len = 0;
-            s.more_fragments = false;
-            s.frag_offset = 0;
-            for (std::size_t k = 4; k < 16; ++k)
-                s.src_ip[k] = s.dst_ip[k] = 0;
+            test::steer_common_shape(s, rng);
             ++fast_shaped;
         }
         const Bytes f = build(s);
