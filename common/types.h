@@ -54,16 +54,37 @@ struct MemberView {
     bool is_up(std::uint8_t m) const { return m < n_members && ((active_mask >> m) & 1u) != 0; }
 };
 
+// Queue-aware flowlet timing (dynamic mode, flowlet::Timing::queue): where
+// each member's packet stream stands, as of one burst. Packets handed to a
+// member are numbered 1, 2, 3, ... in the order the member sends them (its
+// "positions"); see flowlet/drain.h, which fills this once per burst.
+struct DrainView {
+    // Positions handed out so far: member m's next packet gets handed[m] + 1.
+    std::array<std::uint64_t, kMaxMembers> handed{};
+    // Safe-to-leave mark: every packet of member m up to this position has
+    // left m long enough ago that a packet sent now on any member arrives
+    // after it (gap[m] before now, see below). A flow whose last packet on m
+    // is at a position <= drained[m] may move; 0 = nothing is safe yet.
+    std::array<std::uint64_t, kMaxMembers> drained{};
+    // The time between a departure from m and the earliest safe move (the
+    // member's delay skew + delta), in ticks: only used to count moves held
+    // back (a flow idle that long at the sender whose packets had not left).
+    std::array<Tick, kMaxMembers> gap{};
+};
+
 // A burst as the distribution modes see it: structure of arrays, one entry
 // per packet. `hash` is the flow hash under the configured policy (see
 // packet/hash.h), `bytes` the frame length on the wire, `vport` the virtual
-// port / VM id (only read by the vport mode; may be nullptr otherwise).
+// port / VM id (only read by the vport mode; may be nullptr otherwise),
+// `drain` the members' queue state (only read by the dynamic mode with queue
+// timing; nullptr there means no member has drained anything yet).
 struct BurstView {
     const std::uint32_t* hash = nullptr;
     const std::uint32_t* bytes = nullptr;
     const std::uint32_t* vport = nullptr;
     std::uint16_t n = 0;
     Tick now = 0;
+    const DrainView* drain = nullptr;
 };
 
 } // namespace flowteam

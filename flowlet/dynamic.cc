@@ -22,11 +22,16 @@ namespace {
 // One flowlet-table entry. 16 bytes, 16-aligned, so four share a cache line
 // and none straddles two.
 struct alignas(16) Entry {
-    // bits 0..55: last-seen tick (modulo 2^56: ~208 days at 4 GHz before an
-    // idle entry could alias as active); bits 56..63: member, kNoMember = empty.
+    // bits 0..55: sender timing, last-seen tick (modulo 2^56: ~208 days at
+    // 4 GHz before an idle entry could alias as active); queue timing, the
+    // position of the last packet in its member's send order (modulo 2^56);
+    // bits 56..63: member, kNoMember = empty.
     std::uint64_t stamp;
     std::uint32_t sig;           // full flow hash of the flow owning the entry
-    std::uint32_t period_bytes;  // bytes mapped here in the rebalance period of last-seen (saturating)
+    // sender timing: bytes mapped here in the rebalance period of last-seen
+    // (saturating); queue timing: last-seen tick >> kSeenShift (modulo 2^32),
+    // to count moves held back.
+    std::uint32_t period_bytes;
 };
 static_assert(sizeof(Entry) == kFlowletEntryBytes, "flowlet entry must stay 16 bytes");
 static_assert(alignof(Entry) == 16);
@@ -40,6 +45,14 @@ constexpr std::uint64_t kStampMask = (std::uint64_t{1} << kStampBits) - 1;
 constexpr std::uint64_t kHalfStamp = std::uint64_t{1} << (kStampBits - 1);
 constexpr Tick kMaxDelta = Tick{1} << 54;
 constexpr std::uint64_t kEmptyStamp = std::uint64_t{kNoMember} << kStampBits;
+// Queue timing keeps the sender's last-seen tick in 32 bits at this
+// resolution: 16 ticks (~5 ns), wrapping after 2^36 ticks (~20 s at 3.5 GHz)
+// — only the moves_held counter reads it.
+constexpr unsigned kSeenShift = 4;
+// Sign-extend a difference modulo 2^56.
+inline std::int64_t sext56(std::uint64_t x) {
+    return static_cast<std::int64_t>(x << (64 - kStampBits)) >> (64 - kStampBits);
+}
 constexpr std::size_t kHugePage = std::size_t{2} << 20;
 // Software prefetch of flowlet entries. Measured on AMD Zen 3 (KVM): up to
 // ~16 back-to-back prefetches to DRAM all land; beyond that the extra ones
@@ -152,7 +165,11 @@ struct Lanes {
     std::array<std::int64_t, kN> score;
     std::array<std::int64_t, kN> per_byte;
     std::array<std::uint32_t, kN> member;   // member of the lane (kNoMember for padding)
+    std::array<std::uint64_t, kN> pos;      // queue timing: the lane member's last position handed out
 };
+
+// BurstView::drain == nullptr in queue timing: nothing has drained.
+const DrainView kNothingDrained{};
 
 } // namespace
 
@@ -167,6 +184,25 @@ bool parse_policy(std::string_view s, Policy& out) {
         return false;
     }
     return true;
+}
+
+bool parse_timing(std::string_view s, Timing& out) {
+    if (s == "sender") {
+        out = Timing::sender;
+    } else if (s == "queue") {
+        out = Timing::queue;
+    } else {
+        return false;
+    }
+    return true;
+}
+
+const char* to_string(Timing t) {
+    switch (t) {
+    case Timing::sender: return "sender";
+    case Timing::queue: return "queue";
+    }
+    return "?";
 }
 
 const char* to_string(Policy p) {
@@ -233,9 +269,10 @@ struct Dynamic::Impl {
     unsigned pick(const Snapshot& sn, const Lanes<kN>& ln);
 
     // One chunk of <= kBurstSize packets; `ahead` (ahead_n hashes) follow it.
-    template <Policy P, bool kRebalance, unsigned kN>
+    template <Policy P, bool kRebalance, bool kQueue, unsigned kN>
     void run(const std::uint32_t* hash, const std::uint32_t* bytes, std::uint16_t n, Tick now,
-             const Snapshot& sn, std::uint8_t* out, const std::uint32_t* ahead, std::uint16_t ahead_n);
+             const Snapshot& sn, std::uint8_t* out, const std::uint32_t* ahead, std::uint16_t ahead_n,
+             const DrainView& dv, std::uint64_t* handed);
 
     template <Policy P, unsigned kN>
     void run_all(const BurstView& burst, const Snapshot& sn, std::uint8_t* out, const std::uint32_t* next,
@@ -264,6 +301,11 @@ Dynamic::Impl::Impl(const DynamicConfig& c) : cfg(c) {
     if (cfg.rebalance_threshold_pct > 99)
         throw std::invalid_argument("flowlet rebalance_threshold_pct must be between 0 and 99, got " +
                                     std::to_string(cfg.rebalance_threshold_pct));
+    if (cfg.timing != Timing::sender && cfg.timing != Timing::queue)
+        throw std::invalid_argument("flowlet timing must be sender or queue");
+    if (cfg.timing == Timing::queue && cfg.rebalance_period != 0)
+        throw std::invalid_argument("flowlet rebalance_period needs sender timing: forced moves of flows that never "
+                                    "pause would reorder, which queue timing exists to prevent");
     if (cfg.token_bound_bytes == 0 || cfg.token_bound_bytes > kMaxTokenBound)
         throw std::invalid_argument("flowlet token_bound_bytes must be between 1 and 2^32, got " +
                                     std::to_string(cfg.token_bound_bytes));
@@ -394,10 +436,10 @@ unsigned Dynamic::Impl::pick(const Snapshot& sn, const Lanes<kN>& ln) {
     }
 }
 
-template <Policy P, bool kRebalance, unsigned kN>
+template <Policy P, bool kRebalance, bool kQueue, unsigned kN>
 void Dynamic::Impl::run(const std::uint32_t* hash, const std::uint32_t* bytes, std::uint16_t n, Tick now,
                         const Snapshot& sn, std::uint8_t* out, const std::uint32_t* ahead,
-                        std::uint16_t ahead_n) {
+                        std::uint16_t ahead_n, const DrainView& dv, std::uint64_t* handed) {
     Entry* const t = table.get();
     // Pass 1: indices for the whole burst and for the look-ahead, then the
     // first kPrefetchBatch entries prefetched (for writing). Entries already
@@ -425,6 +467,7 @@ void Dynamic::Impl::run(const std::uint32_t* hash, const std::uint32_t* bytes, s
         const bool real = k < sn.n;
         const std::uint8_t m = real ? sn.act[k] : 0;
         ln.member[k] = real ? m : kNoMember;
+        if constexpr (kQueue) ln.pos[k] = real ? handed[m] : 0;
         if constexpr (P == Policy::least_loaded) {
             const double rel = real ? (dre[m] * sn.inv[k] - ll_min) * ll_scale : HUGE_VAL;
             ln.score[k] = rel < static_cast<double>(kScoreMax) ? round_fixed(rel) : kScoreMax;
@@ -448,7 +491,16 @@ void Dynamic::Impl::run(const std::uint32_t* hash, const std::uint32_t* bytes, s
     // Counters of this chunk (<= 32 each) packed in one register: starts,
     // new flows, moves, collisions in 16-bit fields.
     std::uint64_t packed = 0;
-    std::uint32_t n_lost = 0, n_rb = 0;
+    std::uint32_t n_lost = 0, n_rb = 0, n_held = 0;
+    // Queue timing: the member's gap in last-seen units (saturated: never held).
+    std::array<std::uint32_t, kMaxMembers> gap_seen{};
+    const auto now_seen = static_cast<std::uint32_t>(now >> kSeenShift);
+    if constexpr (kQueue) {
+        for (unsigned m = 0; m < kMaxMembers; ++m) {
+            const Tick g = dv.gap[m] >> kSeenShift;
+            gap_seen[m] = g < 0xFFFFFFFFull ? static_cast<std::uint32_t>(g) : 0xFFFFFFFFu;
+        }
+    }
 
     // Pass 2: decide, in packet order (two packets of one flow in a burst see
     // each other). Counters are updated without branches: whether a packet
@@ -464,21 +516,29 @@ void Dynamic::Impl::run(const std::uint32_t* hash, const std::uint32_t* bytes, s
         const std::uint64_t st = e.stamp;
         const std::uint32_t sig = e.sig;
         const auto m = static_cast<std::uint8_t>(st >> kStampBits);
-        // Ticks since last seen, sign-extended from 56 bits: negative when
-        // `now` is behind the stamp, which then counts as just seen.
-        const std::int64_t age = static_cast<std::int64_t>((now56 - st) << (64 - kStampBits)) >> (64 - kStampBits);
+        // Sender timing: ticks since last seen, sign-extended from 56 bits:
+        // negative when `now` is behind the stamp, which then counts as just
+        // seen. Queue timing: how far the member's safe mark is past the
+        // flow's last position (>= 0: that packet has drained).
+        const std::int64_t age = kQueue ? sext56(dv.drained[m & (kMaxMembers - 1)] - st) : sext56(now56 - st);
         const bool empty = m == kNoMember;
         const bool same = sig == h;
-        // Idle >= delta (or never seen): a new flowlet, free to move.
-        const bool start = empty | (age >= delta);   // delta is signed too: < 2^54
+        // Idle >= delta / drained (or never seen): a new flowlet, free to move.
+        const bool start = empty | (age >= (kQueue ? 0 : delta));   // delta is signed too: < 2^54
         // Active, but its member went down: move now (counted apart).
         const bool lost = !start & (((up_mask >> (m & 31u)) & 1u) == 0);
         const bool fresh = start & (empty | !same);   // the entry changes owner
+        if constexpr (kQueue) {
+            // Held: idle at the sender for the member's gap (the classic rule
+            // would move it), but its packets had not left early enough.
+            const std::uint32_t seen_age = now_seen - e.period_bytes;
+            n_held += !start & !lost & same & (seen_age >= gap_seen[m & (kMaxMembers - 1)]);
+        }
         std::uint32_t chosen = m;
         std::array<std::int64_t, kN> mask;   // all ones on the chosen member's lane
         if (start | lost) {
             const unsigned best = pick<P, kN>(sn, ln);
-            if constexpr (P == Policy::random) {
+            if constexpr (P == Policy::random && !kQueue) {
                 chosen = sn.act[best];
             } else {
                 chosen = 0;
@@ -488,7 +548,7 @@ void Dynamic::Impl::run(const std::uint32_t* hash, const std::uint32_t* bytes, s
                     chosen |= ln.member[k] & static_cast<std::uint32_t>(mask[k]);
                 }
             }
-        } else if constexpr (P != Policy::random) {
+        } else if constexpr (P != Policy::random || kQueue) {
 #pragma GCC unroll 16
             for (unsigned k = 0; k < kN; ++k) mask[k] = -static_cast<std::int64_t>(ln.member[k] == chosen);
         }
@@ -520,7 +580,19 @@ void Dynamic::Impl::run(const std::uint32_t* hash, const std::uint32_t* bytes, s
                   (std::uint64_t{coll} << 48);
         n_lost += lost;
         e.sig = fresh ? h : sig;
-        e.stamp = now56 | (std::uint64_t{chosen} << kStampBits);
+        if constexpr (kQueue) {
+            // The packet's position in its member's send order.
+            std::uint64_t pos = 0;
+#pragma GCC unroll 16
+            for (unsigned k = 0; k < kN; ++k) {
+                ln.pos[k] -= static_cast<std::uint64_t>(mask[k]);   // +1 on the chosen lane
+                pos |= ln.pos[k] & static_cast<std::uint64_t>(mask[k]);
+            }
+            e.stamp = (pos & kStampMask) | (std::uint64_t{chosen} << kStampBits);
+            e.period_bytes = now_seen;
+        } else {
+            e.stamp = now56 | (std::uint64_t{chosen} << kStampBits);
+        }
         out[i] = static_cast<std::uint8_t>(chosen);
         if constexpr (P != Policy::random) {
             const std::int64_t b = bytes[i];
@@ -545,6 +617,7 @@ void Dynamic::Impl::run(const std::uint32_t* hash, const std::uint32_t* bytes, s
             sum += bytes[i] & (0u - static_cast<std::uint32_t>(out[i] == m));
         dre[m] += static_cast<double>(sum);
         if constexpr (kRebalance) rb_bytes_cur[m] += sum;
+        if constexpr (kQueue) handed[m] = ln.pos[k];
         if constexpr (P == Policy::tokens) {
             // Bounded so that no member drifts forever (e.g. while an elephant pins another one).
             const auto bound = static_cast<double>(cfg.token_bound_bytes);
@@ -558,21 +631,30 @@ void Dynamic::Impl::run(const std::uint32_t* hash, const std::uint32_t* bytes, s
     ctr.collisions += packed >> 48;
     ctr.member_lost_moves += n_lost;
     ctr.rebalance_moves += n_rb;
+    ctr.moves_held += n_held;
 }
 
 template <Policy P, unsigned kN>
 void Dynamic::Impl::run_all(const BurstView& burst, const Snapshot& sn, std::uint8_t* out,
                             const std::uint32_t* next, std::uint16_t next_n) {
+    // Queue timing: positions continue from chunk to chunk of a long burst.
+    const DrainView& dv = burst.drain != nullptr ? *burst.drain : kNothingDrained;
+    std::array<std::uint64_t, kMaxMembers> handed = dv.handed;
     for (std::uint16_t base = 0; base < burst.n; base += kBurstSize) {
         const auto n = static_cast<std::uint16_t>(std::min<unsigned>(kBurstSize, burst.n - base));
         const std::uint32_t* bytes = burst.bytes != nullptr ? burst.bytes + base : kOnes.data();
         const bool last = base + n >= burst.n;
         const std::uint32_t* ahead = last ? next : burst.hash + base + n;
         const auto ahead_n = static_cast<std::uint16_t>(last ? next_n : burst.n - base - n);
-        if (cfg.rebalance_period != 0)
-            run<P, true, kN>(burst.hash + base, bytes, n, burst.now, sn, out + base, ahead, ahead_n);
+        if (cfg.timing == Timing::queue)
+            run<P, false, true, kN>(burst.hash + base, bytes, n, burst.now, sn, out + base, ahead, ahead_n, dv,
+                                    handed.data());
+        else if (cfg.rebalance_period != 0)
+            run<P, true, false, kN>(burst.hash + base, bytes, n, burst.now, sn, out + base, ahead, ahead_n, dv,
+                                    handed.data());
         else
-            run<P, false, kN>(burst.hash + base, bytes, n, burst.now, sn, out + base, ahead, ahead_n);
+            run<P, false, false, kN>(burst.hash + base, bytes, n, burst.now, sn, out + base, ahead, ahead_n, dv,
+                                     handed.data());
     }
 }
 
@@ -625,17 +707,28 @@ void Dynamic::assign(const BurstView& burst, const MemberView& view, std::uint8_
 const DynamicCounters& Dynamic::counters() const { return impl_->ctr; }
 const DynamicConfig& Dynamic::config() const { return impl_->cfg; }
 
+void Dynamic::set_delta(Tick delta) {
+    if (delta >= kMaxDelta)
+        throw std::invalid_argument("flowlet delta must be below 2^54 ticks, got " + std::to_string(delta));
+    impl_->cfg.delta = delta;
+}
+
 std::size_t Dynamic::memory_bytes() const {
     return std::size_t{impl_->entries} * sizeof(Entry) + sizeof(Impl);
 }
 
-std::uint32_t Dynamic::active_entries(Tick now) const {
+std::uint32_t Dynamic::active_entries(Tick now, const DrainView* drain) const {
     const Entry* t = impl_->table.get();
     const std::uint64_t now56 = now & kStampMask;
     std::uint32_t count = 0;
     for (std::uint32_t i = 0; i < impl_->entries; ++i) {
         const std::uint64_t st = t[i].stamp;
         if ((st >> kStampBits) == kNoMember) continue;
+        if (impl_->cfg.timing == Timing::queue) {
+            const auto m = static_cast<std::uint8_t>(st >> kStampBits);
+            if (drain == nullptr || m >= kMaxMembers || sext56(drain->drained[m] - st) < 0) ++count;
+            continue;
+        }
         std::uint64_t age = (now56 - st) & kStampMask;
         if (age >= kHalfStamp) age = 0;
         if (age < impl_->cfg.delta) ++count;

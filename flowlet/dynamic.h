@@ -18,11 +18,25 @@
 // flow whose last-period bytes f narrow the spread (f * (1/share_hi +
 // 1/share_lo) < 2 * spread, so no flow ping-pongs between two members).
 //
-// Key property: a flow's member changes only after the flow itself was idle
-// for >= delta, except for forced moves (rebalance_moves) and moves off a
-// member that went down (member_lost_moves). Flows whose hashes share an
-// entry share its member (counted in `collisions`); the entry is refreshed by
-// any packet mapped to it, so sharing never shortens anyone's gap.
+// When a flowlet ends (DynamicConfig::timing):
+//   - sender (FLARE's classic rule): the flow was idle at the sender for
+//     >= delta. Safe only when delta exceeds the members' delay skew plus
+//     whatever the flow's packets still wait in a member queue, which nobody
+//     knows in advance: a sender held back by a full queue looks idle.
+//   - queue (the default in the data plane): the flow's last packet has
+//     LEFT its member long enough ago that nothing sent now can overtake it
+//     (flowlet/drain.h: `now >= departure + max(0, hi_o - lo_n) + delta`).
+//     The entry then holds the position of the flow's last packet in its
+//     member's send order instead of a time, and BurstView::drain says
+//     which positions are safe to leave. A flowlet start refused because the
+//     packets had not drained, although the flow had been idle at the sender
+//     for the member's gap, is counted in `moves_held`.
+//
+// Key property: a flow's member changes only at a flowlet start, except for
+// forced moves (rebalance_moves) and moves off a member that went down
+// (member_lost_moves). Flows whose hashes share an entry share its member
+// (counted in `collisions`); the entry is refreshed by any packet mapped to
+// it, so sharing never shortens anyone's gap.
 //
 // Member share: view.weight[m] when every active member has a non-zero
 // weight, otherwise view.capacity_bps[m] (equal shares when all are zero).
@@ -51,23 +65,31 @@
 namespace flowteam::flowlet {
 
 enum class Policy : std::uint8_t { least_loaded, tokens, random };
+enum class Timing : std::uint8_t { sender, queue };
+
+// Parse "sender" | "queue"; false when unknown.
+bool parse_timing(std::string_view s, Timing& out);
+const char* to_string(Timing t);
 
 // Parse "least-loaded" (or "least_loaded") | "tokens" | "random"; false when unknown.
 bool parse_policy(std::string_view s, Policy& out);
 const char* to_string(Policy p);
 
-// Bytes per flowlet-table entry (signature, 56-bit last-seen, member, period bytes).
+// Bytes per flowlet-table entry (signature, 56-bit last-seen or position,
+// member, period bytes or last-seen at the sender).
 inline constexpr std::size_t kFlowletEntryBytes = 16;
 inline constexpr std::uint32_t kMaxFlowletEntries = 1u << 27;   // 2 GiB of table
 inline constexpr std::uint32_t kMinFlowletEntries = 16;         // smaller requests are rounded up
 
 struct DynamicConfig {
     std::uint32_t table_entries = 1u << 16;   // flowlet entries, 1..2^27, rounded up to a power of two (>= 16)
-    Tick delta = 0;                           // flowlet gap in ticks (0 = every packet may move), < 2^54
+    Tick delta = 0;                           // sender timing: flowlet gap in ticks (0 = every packet may move),
+                                              // < 2^54 (queue timing: the gap is in BurstView::drain)
+    Timing timing = Timing::sender;
     Policy policy = Policy::least_loaded;
     Tick dre_period = 0;                      // CONGA T_dre in ticks (0: derived = delta/4, min 1)
     std::uint32_t dre_alpha_shift = 3;        // alpha = 1/2^shift, 1..16 (CONGA: tau = T_dre/alpha)
-    Tick rebalance_period = 0;                // 0 = no forced rebalancing of non-pausing flows
+    Tick rebalance_period = 0;                // 0 = no forced rebalancing of non-pausing flows (sender timing only)
     std::uint32_t rebalance_threshold_pct = 10; // load spread (max-min)/max, 0..99, that triggers a forced move
     std::uint64_t token_bound_bytes = 1u << 20; // tokens policy: |token balance| per member is clamped to this, 1..2^32
     std::uint64_t seed = 1;                   // RNG seed (random policy)
@@ -82,6 +104,8 @@ struct DynamicCounters {
     std::uint64_t member_lost_moves = 0; // active entries moved because their member went down
     std::uint64_t collisions = 0;        // packets whose flow shared an active entry with another flow
     std::uint64_t no_member = 0;         // packets with no active member (kNoMember returned)
+    std::uint64_t moves_held = 0;        // queue timing: idle at the sender for the member's gap, but its
+                                         // packets had not left the member early enough: kept there
 };
 
 // Table slot of a flow hash: Fibonacci hashing onto 2^(64 - shift) entries.
@@ -126,8 +150,13 @@ public:
     const DynamicCounters& counters() const;
     // The configuration in effect (table_entries rounded, dre_period derived).
     const DynamicConfig& config() const;
+    // Sender timing: a new flowlet gap from the next burst on (e.g. measured). Throws when >= 2^54.
+    void set_delta(Tick delta);
     std::size_t memory_bytes() const;      // flowlet table + estimator state
-    std::uint32_t active_entries(Tick now) const; // entries seen within delta (telemetry; O(table))
+    // Entries whose flow may not start a new flowlet yet (telemetry; O(table)):
+    // sender timing, seen within delta; queue timing, last packet not past
+    // `drain` (every used entry when drain is nullptr).
+    std::uint32_t active_entries(Tick now, const DrainView* drain = nullptr) const;
 
     // Current estimator load per member (bytes in the discounting window, as
     // of the last burst), for telemetry and tests.
