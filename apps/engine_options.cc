@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <climits>
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -138,7 +139,16 @@ void add_engine_options(po::options_description& opts, EngineRole role) {
         ("teaming", po::value<std::string>()->default_value("switch-independent"),
          "switch-independent, static, lacp (drives where the switch delivers inbound traffic)")
         ("hash", po::value<std::string>()->default_value("l34"), "flow hash policy: l2, l23, l3, l34, toeplitz")
-        ("flowlet-gap", po::value<std::string>()->default_value("500us"), "dynamic: flowlet gap delta (e.g. 100us)")
+        ("flowlet-gap", po::value<std::string>()->default_value(role == EngineRole::run ? kFlowletGapDefault : kFlowletGapFixed),
+         role == EngineRole::run
+             ? "dynamic: flowlet gap delta: auto (from the members' delays, measured by the receiving side) or a "
+               "duration (e.g. 100us); with queue timing a margin on top of the measured skew, with sender timing "
+               "the idle time that ends a flowlet"
+             : "dynamic: flowlet gap delta (e.g. 100us); with queue timing a margin that must cover the members' "
+               "delay skew (a sender alone cannot measure it), with sender timing the idle time that ends a flowlet")
+        ("flowlet-timing", po::value<std::string>()->default_value("queue"),
+         "dynamic: when a flowlet ends: queue (its last packet left the member long enough ago that nothing sent "
+         "now can overtake it: never reorders) or sender (idle at the sender for the gap: FLARE's classic rule)")
         ("policy", po::value<std::string>()->default_value("least-loaded"),
          "dynamic: member for a new flowlet: least-loaded, tokens, random")
         ("flowlet-table", po::value<std::string>()->default_value("64K"),
@@ -231,8 +241,17 @@ dp::EngineOptions engine_options_from(const po::variables_map& vm, EngineRole ro
         throw UsageError("--teaming: '" + str(vm, "teaming") + "' (allowed: switch-independent, static, lacp)");
     if (!packet::parse_hash_policy(str(vm, "hash"), o.team.hash_policy))
         throw UsageError("--hash: '" + str(vm, "hash") + "' (allowed: l2, l23, l3, l34, toeplitz)");
-    o.flowlet_gap_ns = parse_duration_ns("--flowlet-gap", str(vm, "flowlet-gap"));
-    if (o.flowlet_gap_ns == UINT64_MAX) o.flowlet_gap_ns = 3'600'000'000'000ull;
+    if (str(vm, "flowlet-gap") == "auto") {
+        if (role != EngineRole::run)
+            throw UsageError("--flowlet-gap: auto needs the members' measured delays, which only the embedded testbed "
+                             "has (flowteam run, migrate, bridge); give a duration, e.g. --flowlet-gap 500us");
+        o.flowlet_gap_auto = true;
+    } else {
+        o.flowlet_gap_ns = parse_duration_ns("--flowlet-gap", str(vm, "flowlet-gap"));
+        if (o.flowlet_gap_ns == UINT64_MAX) o.flowlet_gap_ns = 3'600'000'000'000ull;
+    }
+    if (!flowlet::parse_timing(str(vm, "flowlet-timing"), o.flowlet_timing))
+        throw UsageError("--flowlet-timing: '" + str(vm, "flowlet-timing") + "' (allowed: queue, sender)");
     if (!flowlet::parse_policy(str(vm, "policy"), o.team.dynamic.policy))
         throw UsageError("--policy: '" + str(vm, "policy") + "' (allowed: least-loaded, tokens, random)");
     {
@@ -394,7 +413,11 @@ nlohmann::json parameters_json(const po::variables_map& vm, const dp::EngineOpti
     j["mode"] = teaming::to_string(o.team.mode);
     j["teaming"] = teaming::to_string(o.team.teaming);
     j["hash"] = packet::to_string(o.team.hash_policy);
-    j["flowlet_gap_ns"] = o.flowlet_gap_ns;
+    if (o.flowlet_gap_auto)
+        j["flowlet_gap_ns"] = "auto";
+    else
+        j["flowlet_gap_ns"] = o.flowlet_gap_ns;
+    j["flowlet_timing"] = flowlet::to_string(o.flowlet_timing);
     j["policy"] = flowlet::to_string(o.team.dynamic.policy);
     j["flowlet_table_entries"] = o.team.dynamic.table_entries;
     j["buckets"] = o.team.buckets;
@@ -512,8 +535,23 @@ nlohmann::json report_json(const dp::EngineReport& r) {
                          {"rebalance_moves", d.rebalance_moves},
                          {"member_lost_moves", d.member_lost_moves},
                          {"collisions", d.collisions},
-                         {"no_member", d.no_member}};
+                         {"no_member", d.no_member},
+                         {"moves_held", d.moves_held},
+                         {"timing", r.flowlet_timing},
+                         {"gap_auto", r.flowlet_gap_auto},
+                         {"delta_us", r.flowlet_delta_us},
+                         {"skew_us", r.flowlet_skew_us}};
     }
+    for (const auto& ds : r.delay_series)
+        j["delay_series"].push_back({{"t_s", ds.t_s},
+                                     {"path_min_us", ds.path_min_us},
+                                     {"path_max_us", ds.path_max_us},
+                                     {"latency_min_us", ds.latency_min_us},
+                                     {"latency_max_us", ds.latency_max_us},
+                                     {"skew_us", ds.skew_us},
+                                     {"delta_us", ds.delta_us},
+                                     {"member_moves", ds.member_moves},
+                                     {"moves_held", ds.moves_held}});
     tx["traffic"] = {{"packets", r.traffic.packets},
                      {"payload_bytes", r.traffic.payload_bytes},
                      {"frame_bytes", r.traffic.frame_bytes},
@@ -597,7 +635,12 @@ nlohmann::json report_json(const dp::EngineReport& r) {
                              {"up_events", mr.up_events},
                              {"rx_packets", mr.rx_packets},
                              {"rx_bytes", mr.rx_bytes},
-                             {"rx_queue_packets", mr.rx_queue_packets}};
+                             {"rx_queue_packets", mr.rx_queue_packets},
+                             {"path_delay_min_us", mr.path_delay_min_us},
+                             {"path_delay_max_us", mr.path_delay_max_us},
+                             {"latency_min_us", mr.latency_min_us},
+                             {"latency_max_us", mr.latency_max_us},
+                             {"flowlet_gap_us", mr.flowlet_gap_us}};
         for (std::size_t d = 0; d < emulation::kDropReasons; ++d)
             mj["link_dropped"][emulation::to_string(static_cast<emulation::DropReason>(d))] = mr.link_dropped[d];
         j["members"].push_back(mj);
@@ -629,9 +672,15 @@ void print_report(const dp::EngineReport& r, const dp::EngineOptions& o) {
     const double t = r.traffic_s > 0 ? r.traffic_s : 1e-9;
     std::printf("flowteam %s: mode %s, teaming %s, hash %s", r.role.c_str(), teaming::to_string(o.team.mode),
                 teaming::to_string(o.team.teaming), packet::to_string(o.team.hash_policy));
-    if (o.team.mode == teaming::Mode::dynamic)
-        std::printf(", flowlet gap %.0f us, policy %s", static_cast<double>(o.flowlet_gap_ns) / 1e3,
-                    flowlet::to_string(o.team.dynamic.policy));
+    if (o.team.mode == teaming::Mode::dynamic) {
+        if (o.flowlet_gap_auto)
+            std::printf(", flowlet gap auto (%.1f us at the end)", r.flowlet_delta_us);
+        else
+            std::printf(", flowlet gap %.0f us", static_cast<double>(o.flowlet_gap_ns) / 1e3);
+        std::printf(", %s timing", flowlet::to_string(o.flowlet_timing));
+        if (o.flowlet_timing == flowlet::Timing::queue) std::printf(" (measured skew %.1f us)", r.flowlet_skew_us);
+        std::printf(", policy %s", flowlet::to_string(o.team.dynamic.policy));
+    }
     std::printf("\n  %.3f s traffic + %.3f s drain, stopped by %s; lcores:", r.traffic_s, r.drain_s,
                 r.stop_reason.c_str());
     for (const auto& l : r.lcore_layout) std::printf(" [%s]", l.c_str());
@@ -678,6 +727,20 @@ void print_report(const dp::EngineReport& r, const dp::EngineOptions& o) {
                     static_cast<double>(r.rx_bytes) * 8 / t / 1e9);
     }
     std::printf("\n");
+    if (wire && std::any_of(r.members.begin(), r.members.end(), [](const auto& x) { return x.path_delay_min_us >= 0; })) {
+        std::printf("delays measured (last 100-200 ms): path = departure -> arrival, latency = TX timestamp -> arrival\n");
+        for (std::size_t m = 0; m < r.members.size(); ++m) {
+            const auto& mr = r.members[m];
+            if (mr.path_delay_min_us < 0) {
+                std::printf("  m%zu not measured (carried nothing)\n", m);
+                continue;
+            }
+            std::printf("  m%zu path %.1f-%.1f us", m, mr.path_delay_min_us, mr.path_delay_max_us);
+            if (mr.latency_min_us >= 0) std::printf(", latency %.1f-%.1f us", mr.latency_min_us, mr.latency_max_us);
+            if (mr.flowlet_gap_us >= 0) std::printf(", safe to leave %.1f us after departure", mr.flowlet_gap_us);
+            std::printf("\n");
+        }
+    }
 
     if (r.role != "rx") {
         std::printf("\nTX: generated %llu, sent %llu (%.3f Mpps), no member %llu, unsent at stop %llu, source pushback "
@@ -699,9 +762,10 @@ void print_report(const dp::EngineReport& r, const dp::EngineOptions& o) {
                     static_cast<unsigned long long>(r.team.vport_moves),
                     static_cast<unsigned long long>(r.team.failovers));
         if (r.has_dynamic)
-            std::printf("; flowlet starts %llu, member moves %llu, lost-member moves %llu, collisions %llu",
+            std::printf("; flowlet starts %llu, member moves %llu, moves held %llu, lost-member moves %llu, collisions %llu",
                         static_cast<unsigned long long>(r.dynamic.flowlet_starts),
                         static_cast<unsigned long long>(r.dynamic.member_moves),
+                        static_cast<unsigned long long>(r.dynamic.moves_held),
                         static_cast<unsigned long long>(r.dynamic.member_lost_moves),
                         static_cast<unsigned long long>(r.dynamic.collisions));
         std::printf("\n");

@@ -13,6 +13,11 @@ namespace flowteam::apps {
 
 enum class EngineRole { run, tx, rx };
 
+// --flowlet-gap's default: measured in the testbed (run, migrate, bridge,
+// experiment); a fixed gap where nothing measures the members (tx).
+inline constexpr const char* kFlowletGapDefault = "auto";
+inline constexpr const char* kFlowletGapFixed = "500us";
+
 // Adds the options of a role to `opts` (same names in an INI --config file).
 void add_engine_options(po::options_description& opts, EngineRole role);
 

@@ -41,6 +41,9 @@ std::atomic<unsigned> g_run_counter{0};
 std::uint32_t all_up(std::uint8_t n) { return n >= 32 ? ~0u : ((1u << n) - 1u); }
 
 double secs(Tick t, std::uint64_t hz) { return static_cast<double>(t) / static_cast<double>(hz); }
+double us(Tick t, std::uint64_t hz) { return secs(t, hz) * 1e6; }
+// A measured bound in microseconds, -1 when not measured.
+double delay_us(Tick t, std::uint64_t hz) { return t == measure::DelayWindow::kNone ? -1 : us(t, hz); }
 
 void validate(const EngineOptions& o, Role role) {
     const std::size_t n = o.links.size();
@@ -241,6 +244,7 @@ void build_tx(Run& r) {
     teaming::TeamConfig tc = r.opts.team;
     tc.count_packets = false;   // the TX stage counts per member as it moves the packets (see finish_run)
     tc.dynamic.delta = ticks_from_ns(r.opts.flowlet_gap_ns, r.hz);
+    tc.dynamic.timing = r.opts.flowlet_timing;
     // CONGA's estimator period (T_dre = 20 us, tau = T_dre / alpha = 160 us) when the
     // user gave none: derived from delta it collapses to one tick at delta = 0 and the
     // least-loaded policy would see every member tied at zero load.
@@ -253,6 +257,36 @@ void build_tx(Run& r) {
     for (auto& p : r.tx_ports) ports.push_back({p->id(), 0});
     r.tx = std::make_unique<TxStage>(0, std::move(team), make_source(r, mp), std::move(ports), r.shared, r.rss_key,
                                      r.hz);
+}
+
+// Window of the receiver's delay bounds (two of them are published).
+constexpr std::uint64_t kDelayWindowNs = 100'000'000;
+// Automatic flowlet gap: measured spread / 8 + this (covers the granularity
+// of the departure evidence and of the TSC read once per loop).
+constexpr std::uint64_t kAutoGapFloorNs = 1'000;
+
+// Dynamic mode: how flowlets are timed. In the testbed the wire reports
+// departures and the receiving side measures the members' delays; a sender
+// on real or memif ports models departures at line rate and takes the
+// members' path delays as equal (delta must cover their skew).
+void configure_flowlet_timing(Run& r, bool testbed) {
+    for (auto& s : r.rx) s->set_measure_delays(testbed, ticks_from_ns(kDelayWindowNs, r.hz));
+    if (r.opts.team.mode != teaming::Mode::dynamic || !r.tx) return;
+    if (r.opts.flowlet_gap_auto && !testbed)
+        throw std::invalid_argument("flowlet-gap: auto needs the members' measured delays, which only the embedded "
+                                    "testbed has (flowteam run, migrate, bridge); give a gap, e.g. --flowlet-gap 500us");
+    FlowletTimingSetup s;
+    s.timing = r.opts.flowlet_timing;
+    s.auto_gap = r.opts.flowlet_gap_auto;
+    s.delta = ticks_from_ns(r.opts.flowlet_gap_ns, r.hz);
+    s.auto_floor = ticks_from_ns(kAutoGapFloorNs, r.hz);
+    s.wire_departures = testbed;
+    s.overhead_bytes = r.opts.links.front().overhead_bytes;
+    for (const auto& l : r.opts.links) s.rates.push_back(l.rate_bps);
+    if (testbed)
+        for (auto& x : r.rx) s.delays.push_back(&x->published_delays());
+    r.shared.wire_departures = testbed;
+    r.tx->set_flowlet_timing(std::move(s));
 }
 
 void build_rx(Run& r, bool stamps, RxRss rss) {
@@ -319,7 +353,7 @@ int worker_loop(const WorkerPlan& p, Shared& sh, std::uint64_t hz, bool has_wire
         if (now >= next_pub) {
             next_pub = now + period;
             if (p.wire != nullptr) p.wire->publish();
-            for (RxStage* s : p.rx) s->publish();
+            for (RxStage* s : p.rx) s->publish(now);
         }
         if (ph == kDrain) {
             bool all = true;
@@ -355,7 +389,7 @@ int worker_loop(const WorkerPlan& p, Shared& sh, std::uint64_t hz, bool has_wire
     }
     if (p.tx != nullptr) p.tx->publish(rte_rdtsc());
     if (p.wire != nullptr) p.wire->publish();
-    for (RxStage* s : p.rx) s->publish();
+    for (RxStage* s : p.rx) s->publish(rte_rdtsc());
     return 0;
 }
 
@@ -477,13 +511,39 @@ TelemetryObject members_object(const Run& r) {
     return o;
 }
 
+// The RX stages' delay bounds merged.
+LinkDelays merged_delays(const Run& r) {
+    std::vector<const Published<LinkDelays>*> src;
+    for (const auto& s : r.rx) src.push_back(&s->published_delays());
+    return merge_link_delays(src);
+}
+
 TelemetryObject flowlets_object(const Run& r) {
     TelemetryObject o;
     const TxCounters tc = r.tx ? r.tx->published().load() : TxCounters{};
     o.add("mode", std::string(teaming::to_string(r.opts.team.mode)));
     o.add("flowlet_gap_ns", r.opts.flowlet_gap_ns);
+    o.add("flowlet_gap_auto", static_cast<std::uint64_t>(r.opts.flowlet_gap_auto));
+    o.add("flowlet_timing", std::string(flowlet::to_string(r.opts.flowlet_timing)));
     o.add("policy", std::string(flowlet::to_string(r.opts.team.dynamic.policy)));
     o.add("flowlet_starts", tc.flowlet_starts).add("member_moves", tc.member_moves);
+    o.add("moves_held", tc.moves_held);
+    o.add("delta_ns", tc.flowlet_delta * 1'000'000'000ull / r.hz);
+    o.add("skew_ns", tc.flowlet_skew * 1'000'000'000ull / r.hz);
+    const LinkDelays d = merged_delays(r);
+    for (std::uint8_t m = 0; m < r.n; ++m) {
+        TelemetryObject mo;
+        auto ns = [&](std::uint64_t t) { return t * 1'000'000'000ull / r.hz; };
+        if (d.path_lo[m] != ~std::uint64_t{0})
+            mo.add("path_delay_min_ns", ns(d.path_lo[m])).add("path_delay_max_ns", ns(d.path_hi[m]));
+        if (d.lat_lo[m] != ~std::uint64_t{0})
+            mo.add("latency_min_ns", ns(d.lat_lo[m])).add("latency_max_ns", ns(d.lat_hi[m]));
+        if (r.tx && r.tx->queue_timing()) {
+            if (tc.m_gap[m] != flowlet::kUnknownDelay) mo.add("gap_ns", ns(tc.m_gap[m]));
+            mo.add("handed", tc.m_handed[m]).add("drained", tc.m_drained[m]);
+        }
+        o.add_object("m" + std::to_string(m), std::move(mo));
+    }
     o.add("bucket_moves", tc.team_bucket_moves).add("failovers", tc.failovers);
     o.add("failover_records", r.tx ? r.tx->failover_count() : 0);
     return o;
@@ -595,6 +655,35 @@ void progress_line(const Run& r, const Snapshot& now, const Snapshot& prev, doub
     std::fprintf(stderr, "%s\n", line);
 }
 
+// One DelaySample (control thread, every 100 ms): the receivers' bounds and
+// the TX stage's flowlet rule as published.
+void sample_delays(Run& r, double t_s) {
+    const bool delays = !r.rx.empty() && r.rx.front()->measures_delays();
+    const bool dyn = r.tx && r.opts.team.mode == teaming::Mode::dynamic;
+    if (!delays && !dyn) return;
+    if (r.report.delay_series.size() >= kMaxDelaySamples) return;
+    DelaySample ds;
+    ds.t_s = t_s;
+    if (delays) {
+        const LinkDelays d = merged_delays(r);
+        for (std::uint8_t m = 0; m < r.n; ++m) {
+            const bool p = d.path_lo[m] != measure::DelayWindow::kNone, l = d.lat_lo[m] != measure::DelayWindow::kNone;
+            ds.path_min_us.push_back(delay_us(d.path_lo[m], r.hz));
+            ds.path_max_us.push_back(p ? us(d.path_hi[m], r.hz) : -1);
+            ds.latency_min_us.push_back(delay_us(d.lat_lo[m], r.hz));
+            ds.latency_max_us.push_back(l ? us(d.lat_hi[m], r.hz) : -1);
+        }
+    }
+    if (dyn) {
+        const TxCounters c = r.tx->published().load();
+        ds.skew_us = us(c.flowlet_skew, r.hz);
+        ds.delta_us = us(c.flowlet_delta, r.hz);
+        ds.member_moves = c.member_moves;
+        ds.moves_held = c.moves_held;
+    }
+    r.report.delay_series.push_back(std::move(ds));
+}
+
 void control_loop(Run& r) {
     Shared& sh = r.shared;
     const std::uint64_t hz = r.hz;
@@ -617,6 +706,7 @@ void control_loop(Run& r) {
     Tick drain_start = 0;
     Tick traffic_end = 0;
     Tick last_link_poll = 0;
+    Tick last_delay_sample = start;
     const unsigned n_rx = static_cast<unsigned>(r.rx.size());
     std::uint32_t desired = sh.desired_up.load();
     for (;;) {
@@ -651,6 +741,10 @@ void control_loop(Run& r) {
                     if (((mask ^ old) >> m) & 1u) sh.link_change_tsc[m].store(now, std::memory_order_relaxed);
                 sh.link_up.store(mask, std::memory_order_release);
             }
+        }
+        if (now - last_delay_sample >= hz / 10 && ph == kRun) {
+            last_delay_sample = now;
+            sample_delays(r, secs(el, hz));
         }
         if (r.opts.progress && now - last_progress >= hz) {
             const Snapshot s = snapshot(r);
@@ -753,6 +847,13 @@ void fill_report(Run& r) {
         if (const auto* d = r.tx->team().dynamic_counters(); d != nullptr) {
             rep.has_dynamic = true;
             rep.dynamic = *d;
+            rep.flowlet_timing = flowlet::to_string(r.opts.flowlet_timing);
+            rep.flowlet_gap_auto = r.opts.flowlet_gap_auto;
+            rep.flowlet_delta_us = us(c.flowlet_delta, r.hz);
+            rep.flowlet_skew_us = us(c.flowlet_skew, r.hz);
+            if (r.tx->queue_timing())
+                for (std::uint8_t m = 0; m < r.n; ++m)
+                    rep.members[m].flowlet_gap_us = c.m_gap[m] == flowlet::kUnknownDelay ? -1 : us(c.m_gap[m], r.hz);
         }
         rep.failovers = r.tx->failovers();
         for (std::uint8_t m = 0; m < r.n; ++m) {
@@ -825,6 +926,16 @@ void fill_report(Run& r) {
         }
     }
     rep.min_change_gap_ns = min_gap == UINT64_MAX ? 0 : min_gap * 1'000'000'000ull / r.hz;
+    if (!r.rx.empty() && r.rx.front()->measures_delays()) {
+        const LinkDelays d = merged_delays(r);
+        for (std::uint8_t m = 0; m < r.n; ++m) {
+            MemberReport& mr = rep.members[m];
+            mr.path_delay_min_us = delay_us(d.path_lo[m], r.hz);
+            mr.path_delay_max_us = d.path_lo[m] == measure::DelayWindow::kNone ? -1 : us(d.path_hi[m], r.hz);
+            mr.latency_min_us = delay_us(d.lat_lo[m], r.hz);
+            mr.latency_max_us = d.lat_lo[m] == measure::DelayWindow::kNone ? -1 : us(d.lat_hi[m], r.hz);
+        }
+    }
     if (rep.latency_samples != 0) {
         rep.latency_mean_us = secs(lat_sum, r.hz) * 1e6 / static_cast<double>(rep.latency_samples);
         rep.latency_max_us = secs(lat_max, r.hz) * 1e6;
@@ -908,6 +1019,7 @@ EngineReport run_testbed(const EngineOptions& opts) {
     r.tx->set_poll_return_path(true);   // the reverse direction (FrameSource::on_feedback)
     r.tx->set_stamp_wire_meta(true);    // the switch reads the flow hash, RX the link and arrival
     build_rx(r, /*stamps=*/true, RxRss::trusted);
+    configure_flowlet_timing(r, /*testbed=*/true);
     plan_layout(r);
     return finish(r);
 }
@@ -966,6 +1078,7 @@ EngineReport run_tx(const EngineOptions& opts) {
     if (mask != all_up(r.n)) r.report.notes.push_back("some member links were down at start");
     r.shared.link_up.store(mask);
     build_tx(r);   // the Team starts with every member up: its first loop applies `mask`
+    configure_flowlet_timing(r, /*testbed=*/false);
     r.tx->set_poll_return_path(true);
     r.report.rss_mode = "n/a (sender)";
     plan_layout(r);

@@ -49,6 +49,7 @@ inline constexpr std::size_t kParseStatusCount = static_cast<std::size_t>(packet
 inline constexpr std::size_t kProbeStatusCount = static_cast<std::size_t>(emulation::ProbeStatus::count_);
 inline constexpr std::uint16_t kMaxEngineQueues = 16;
 inline constexpr std::size_t kMaxFailoverRecords = 64;
+inline constexpr std::size_t kMaxDelaySamples = 36'000;   // one per 100 ms: an hour
 
 // A scheduled member failure (embedded testbed): link `member` goes down at
 // `at_ns` after the start of traffic and, if `up_ns` is set, comes back then.
@@ -64,6 +65,13 @@ struct EngineOptions {
     // ---- team
     teaming::TeamConfig team{};       // team.dynamic.delta is in TSC ticks: set flowlet_gap_ns instead
     std::uint64_t flowlet_gap_ns = 500'000; // dynamic: delta (converted to TSC ticks at start)
+    // dynamic: when a flowlet ends — queue (its last packet left the member,
+    // flowlet/drain.h; delta is the margin on top of the measured skew) or
+    // sender (idle at the sender for delta: FLARE's classic rule).
+    flowlet::Timing flowlet_timing = flowlet::Timing::queue;
+    // dynamic: delta from the members' measured delays (run_testbed only:
+    // the receiving side measures them); flowlet_gap_ns is then unused.
+    bool flowlet_gap_auto = false;
     std::uint8_t receiver_primary = 0; // switch-independent: the receiving team's primary member
     packet::ToeplitzKey rss_key{};    // RSS key (and the toeplitz hash policy's key)
 
@@ -133,6 +141,19 @@ struct MemberReport {
     std::uint64_t rx_packets = 0;
     std::uint64_t rx_bytes = 0;
     std::vector<std::uint64_t> rx_queue_packets; // per RX queue
+    // measured by the receiving side over the last 100-200 ms (testbed; -1: not measured)
+    double path_delay_min_us = -1, path_delay_max_us = -1; // departure -> arrival (the link's own delay)
+    double latency_min_us = -1, latency_max_us = -1;       // probe TX timestamp -> arrival (all queueing)
+    // dynamic, queue timing: departure -> earliest safe move off this member (skew + delta), -1: unknown
+    double flowlet_gap_us = -1;
+};
+
+// One sample of the measured delays and the flowlet rule's inputs (every 100 ms).
+struct DelaySample {
+    double t_s = 0;                            // since the start of traffic
+    std::vector<double> path_min_us, path_max_us, latency_min_us, latency_max_us; // per member, -1: unknown
+    double skew_us = 0, delta_us = 0;          // dynamic: in use then
+    std::uint64_t member_moves = 0, moves_held = 0;
 };
 
 struct FailoverRecord {
@@ -173,6 +194,11 @@ struct EngineReport {
     teaming::TeamCounters team{};
     bool has_dynamic = false;
     flowlet::DynamicCounters dynamic{};
+    std::string flowlet_timing;             // dynamic: "queue" / "sender"
+    bool flowlet_gap_auto = false;
+    double flowlet_delta_us = 0;            // dynamic: delta in use at the end (the margin with queue timing)
+    double flowlet_skew_us = 0;             // dynamic: measured skew in use at the end
+    std::vector<DelaySample> delay_series;  // testbed: every 100 ms
     emulation::TrafficCounters traffic{};
     std::vector<FailoverRecord> failovers;
 

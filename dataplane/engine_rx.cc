@@ -69,7 +69,51 @@ void RxStage::finish() noexcept {
     for (auto& s : flows_)
         if (s.used) retire(s);
     c_.reordered = totals_.reordered;
-    publish();
+    pub_.store(c_);
+    delays_pub_.store(delays());
+}
+
+LinkDelays merge_link_delays(const std::vector<const Published<LinkDelays>*>& sources) noexcept {
+    LinkDelays d{};
+    for (std::uint8_t m = 0; m < kMaxMembers; ++m) {
+        d.path_lo[m] = d.lat_lo[m] = measure::DelayWindow::kNone;
+        d.path_hi[m] = d.lat_hi[m] = 0;
+    }
+    for (const Published<LinkDelays>* src : sources) {
+        const LinkDelays x = src->load();
+        for (std::uint8_t m = 0; m < kMaxMembers; ++m) {
+            d.path_lo[m] = std::min(d.path_lo[m], x.path_lo[m]);
+            d.path_hi[m] = std::max(d.path_hi[m], x.path_hi[m]);
+            d.lat_lo[m] = std::min(d.lat_lo[m], x.lat_lo[m]);
+            d.lat_hi[m] = std::max(d.lat_hi[m], x.lat_hi[m]);
+            d.path_samples[m] += x.path_samples[m];
+            d.lat_samples[m] += x.lat_samples[m];
+        }
+    }
+    return d;
+}
+
+LinkDelays RxStage::delays() const {
+    LinkDelays d{};
+    for (std::uint8_t m = 0; m < kMaxMembers; ++m) {
+        d.path_lo[m] = path_[m].lo();
+        d.path_hi[m] = path_[m].hi();
+        d.lat_lo[m] = lat_[m].lo();
+        d.lat_hi[m] = lat_[m].hi();
+        d.path_samples[m] = path_[m].samples();
+        d.lat_samples[m] = lat_[m].samples();
+    }
+    return d;
+}
+
+void RxStage::publish(Tick now) noexcept {
+    pub_.store(c_);
+    if (!delays_on_) return;
+    for (std::uint8_t m = 0; m < kMaxMembers; ++m) {
+        path_[m].roll(now, delay_window_);
+        lat_[m].roll(now, delay_window_);
+    }
+    delays_pub_.store(delays());
 }
 
 void RxStage::prefetch_flow(const rte_mbuf* mb) const noexcept {
@@ -108,6 +152,11 @@ void RxStage::account(Item& it, Tick now) noexcept {
         ++c_.latency_samples;
         c_.latency_sum += lat;
         if (lat > c_.latency_max) c_.latency_max = lat;
+        // Per member link: from the TX timestamp to the wire's arrival (no RX polling delay).
+        if (delays_on_ && it.key >= d.tx_time) {
+            const std::uint8_t lk = meta(mb).link;
+            if (lk < kMaxMembers) lat_[lk].add(it.key - d.tx_time);
+        }
     }
 
     FlowSlot& s = flows_[d.flow_id & flow_mask_];
@@ -236,8 +285,8 @@ void RxStage::poll(Tick now) noexcept {
                 Item& it = items_[n];
                 it.m = mb;
                 it.order = n;
-                it.member = w.pad[0];
-                it.queue = static_cast<std::uint16_t>(w.pad[1]);
+                it.member = w.rx_member;
+                it.queue = w.rx_queue;
                 ++n;
             }
             if (k < kBurstSize) break;
@@ -266,8 +315,8 @@ void RxStage::poll(Tick now) noexcept {
             const unsigned owner = q < rx_index_of_queue_.size() ? rx_index_of_queue_[q] : index_;
             if (owner != index_ && owner < handoff_.size()) {
                 WireMeta& w = meta(it.m);
-                w.pad[0] = it.member;
-                w.pad[1] = static_cast<std::uint8_t>(q);
+                w.rx_member = it.member;
+                w.rx_queue = static_cast<std::uint8_t>(q);
                 if (rte_ring_enqueue(handoff_[owner], it.m) == 0) {
                     ++c_.handoff;
                 } else {
@@ -280,11 +329,17 @@ void RxStage::poll(Tick now) noexcept {
         }
         n = kept;
     }
-    if (stamps_ && (measure_ || sink_)) {   // arrival order matters to the measurement and the sink only
-        for (std::uint32_t i = 0; i < n; ++i) items_[i].key = meta(items_[i].m).arrival;
-        std::sort(items_.begin(), items_.begin() + n, [](const Item& a, const Item& b) {
-            return a.key != b.key ? a.key < b.key : a.order < b.order;
-        });
+    if (stamps_ && (measure_ || sink_ || delays_on_)) {
+        for (std::uint32_t i = 0; i < n; ++i) {
+            const WireMeta& w = meta(items_[i].m);
+            items_[i].key = w.arrival;
+            if (delays_on_ && w.link < kMaxMembers) path_[w.link].add(w.flight);
+        }
+        // Arrival order matters to the measurement and the sink only.
+        if (measure_ || sink_)
+            std::sort(items_.begin(), items_.begin() + n, [](const Item& a, const Item& b) {
+                return a.key != b.key ? a.key < b.key : a.order < b.order;
+            });
     }
     // Frame data kDataAhead packets ahead; the flow's measurement state
     // kFlowAhead ahead, from the flow id and sequence in that frame's probe

@@ -25,6 +25,8 @@
 #include "dataplane/engine.h"
 #include "dataplane/engine_source.h"
 #include "emulation/link.h"
+#include "flowlet/drain.h"
+#include "measure/delay.h"
 #include "measure/reorder.h"
 #include "packet/toeplitz.h"
 #include "teaming/members.h"
@@ -64,10 +66,14 @@ private:
 struct WireMeta {
     Tick arrival;            // wire: when the emulated link delivered it (0: no wire)
     std::uint32_t flow_hash; // TX: the team's flow hash (the switch hashes it again)
+    std::uint32_t flight;    // wire: arrival - departure (ticks, saturated): the link's path delay,
+                             // as a NIC's TX and RX hardware timestamps would give it
     std::uint8_t link;       // wire: member link it crossed (kNoMember: no wire)
-    std::uint8_t pad[3];
+    std::uint8_t rx_member;  // RX software-RSS hand-off: the receiving member it was polled from
+    std::uint8_t rx_queue;   // ... and the RSS queue it belongs to
+    std::uint8_t pad[5];
 };
-static_assert(sizeof(WireMeta) == 16);
+static_assert(sizeof(WireMeta) == 24);
 
 // Registers the dynamic field once; returns its offset. Throws on failure.
 int register_wire_meta();
@@ -92,7 +98,33 @@ struct Shared {
     std::atomic<unsigned> rx_done{0};  // RX lcores done
     std::atomic<bool> source_finished{false};
     Tick start_tsc = 0;
+    // Wire -> TX (queue-aware flowlet timing): by tick `at`, the first
+    // `resolved` packets the TX stage handed to member m had left the emulated
+    // link's queue or were dropped. The wire stores `at` before `resolved`
+    // (release); a reader that loads `resolved` (acquire) and then `at` gets
+    // an `at` no earlier than the one that count was true for.
+    struct Departures {
+        std::atomic<std::uint64_t> resolved{0};
+        std::atomic<Tick> at{0};
+    };
+    std::array<Departures, kMaxMembers> departures{};
+    bool wire_departures = false;   // set before the lcores start: the wire publishes departures
 };
+
+// Per-member link delays measured by an RX stage (ticks; lo = UINT64_MAX:
+// not measured yet). path: arrival - departure (WireMeta::flight), what the
+// queue-aware rule needs; latency: arrival - the probe's TX timestamp, the
+// one-way delay including every queue on the way.
+struct LinkDelays {
+    std::uint64_t path_lo[kMaxMembers];
+    std::uint64_t path_hi[kMaxMembers];
+    std::uint64_t lat_lo[kMaxMembers];
+    std::uint64_t lat_hi[kMaxMembers];
+    std::uint64_t path_samples[kMaxMembers];
+    std::uint64_t lat_samples[kMaxMembers];
+};
+// Several RX stages' bounds as one: min of the lows, max of the highs.
+LinkDelays merge_link_delays(const std::vector<const Published<LinkDelays>*>& sources) noexcept;
 
 // ------------------------------------------------------------------- TX
 
@@ -115,6 +147,12 @@ struct TxCounters {
     std::uint64_t m_assigned_bytes[kMaxMembers] = {};
     std::uint64_t flowlet_starts = 0;
     std::uint64_t member_moves = 0;
+    std::uint64_t moves_held = 0;       // queue timing: flowlet starts refused, the flow's packets had not left
+    std::uint64_t flowlet_delta = 0;    // ticks: the flowlet gap (margin) in use
+    std::uint64_t flowlet_skew = 0;     // ticks: queue timing, max(0, max hi - min lo) over the members
+    std::uint64_t m_gap[kMaxMembers] = {};      // ticks: queue timing, departure -> earliest safe move (skew + delta)
+    std::uint64_t m_handed[kMaxMembers] = {};   // queue timing: positions handed out
+    std::uint64_t m_drained[kMaxMembers] = {};  // ... of those, safe to leave as of the last burst
     std::uint64_t team_bucket_moves = 0;
     std::uint64_t failovers = 0;
     std::uint64_t return_path_rx = 0; // frames received on the member ports by a sender (freed)
@@ -141,6 +179,20 @@ std::unique_ptr<MbufSource> make_port_mbuf_source(std::uint16_t port, std::uint1
 struct TxPort {
     std::uint16_t port = 0;
     std::uint16_t queue = 0;
+};
+
+// How the dynamic mode times flowlets (TxStage::set_flowlet_timing).
+struct FlowletTimingSetup {
+    flowlet::Timing timing = flowlet::Timing::queue;
+    bool auto_gap = false;        // delta from the measured delays
+    Tick delta = 0;               // ticks (the margin with queue timing; unused with auto_gap)
+    Tick auto_floor = 0;          // ticks added to the measured spread / 8 (auto_gap)
+    bool wire_departures = false; // the testbed wire reports departures (Shared::departures); else a line-rate model
+    std::uint32_t overhead_bytes = 24;  // model: wire bytes per frame besides the frame
+    std::vector<std::uint64_t> rates;   // model: member rates, bits/s
+    // RX stages measuring the members' delays (testbed); none: path delays
+    // are taken as 0 and delta must cover the members' skew.
+    std::vector<const Published<LinkDelays>*> delays;
 };
 
 class TxStage {
@@ -171,6 +223,9 @@ public:
     // (it lives in the mbuf's second cache line: one more line per packet).
     void set_stamp_wire_meta(bool on) { stamp_meta_ = on; }
     const MbufSource& source() const { return *source_; }
+    // Dynamic mode: queue-aware or sender timing, auto delta (call before the lcore starts).
+    void set_flowlet_timing(FlowletTimingSetup setup);
+    bool queue_timing() const { return drain_ != nullptr; }
     // Failover records (read after the lcore stopped).
     const std::vector<FailoverRecord>& failovers() const { return failovers_; }
     std::uint64_t failover_count() const { return n_failovers_.load(std::memory_order_relaxed); }
@@ -208,6 +263,8 @@ private:
     void flush(std::uint8_t m) noexcept;
     bool room_for_burst() const noexcept;
     void poll_return_path(Tick now) noexcept;
+    // Measured delays -> the drain clock's path delays / the sender timing's auto delta.
+    void update_delays() noexcept;
 
     unsigned index_;
     teaming::Team team_;
@@ -244,6 +301,10 @@ private:
     bool stamp_meta_ = false;
     std::uint32_t return_countdown_ = 1;
     FrameSource* fb_target_ = nullptr;   // source_->feedback_target()
+    // Dynamic mode, queue timing: where each member's packets stand.
+    std::unique_ptr<flowlet::DrainClock> drain_;
+    FlowletTimingSetup timing_;
+    Tick now_ = 0;   // this loop's tick (for the line-rate model in send)
 };
 
 // ------------------------------------------------------------------ wire
@@ -304,6 +365,7 @@ public:
 
 private:
     void apply_commands(std::uint32_t desired, Tick now) noexcept;
+    void publish_departures(Tick now) noexcept;
     void ingress(std::uint8_t m, Tick now) noexcept;
     void route(rte_mbuf* pkt, std::uint8_t link) noexcept;
     void flush_targets() noexcept;
@@ -390,6 +452,16 @@ public:
     // Per-flow measurement (probe parsing, reordering, latency, FCT); off: per-member packets/bytes only.
     void set_measure(bool on) { measure_ = on; }
     void set_restart_flows(bool on) { restart_flows_ = on; }
+    // Per-member link delays (path: WireMeta::flight; latency: probe TX
+    // timestamp -> arrival), published every millisecond over `window`-tick
+    // windows. Needs the testbed wire's stamps.
+    void set_measure_delays(bool on, Tick window) {
+        delays_on_ = on && stamps_;
+        delay_window_ = window;
+    }
+    bool measures_delays() const { return delays_on_; }
+    const Published<LinkDelays>& published_delays() const { return delays_pub_; }
+    LinkDelays delays() const;
     // Back channel: after on_frames, ask the sink for frames (mbufs of `mp`)
     // and transmit them on ports[member] (TX queue `queue` of the receiving
     // member port). The member is the one the most recent frame arrived on
@@ -402,7 +474,7 @@ public:
 
     void poll(Tick now) noexcept;
     bool last_poll_empty() const noexcept { return last_empty_; }
-    void publish() noexcept { pub_.store(c_); }
+    void publish(Tick now) noexcept;
     // Close every flow's measurement and fold it into the totals (end of run).
     void finish() noexcept;
 
@@ -466,6 +538,10 @@ private:
     std::uint8_t fb_member_ = 0;
     measure::ReorderStats totals_;
     measure::FctStats fct_;
+    bool delays_on_ = false;
+    Tick delay_window_ = 0;
+    std::array<measure::DelayWindow, kMaxMembers> path_{}, lat_{};
+    Published<LinkDelays> delays_pub_;
     std::uint64_t flows_seen_ = 0, split_links_ = 0, split_rx_ = 0;
     RxCounters c_;
     Published<RxCounters> pub_;

@@ -181,6 +181,63 @@ TxStage::TxStage(unsigned index, teaming::Team team, std::unique_ptr<MbufSource>
 
 TxStage::~TxStage() { release(); }
 
+namespace {
+// Sender timing with an automatic gap: no flow moves until the delays are measured.
+constexpr Tick kGapUnmeasured = Tick{1} << 53;
+} // namespace
+
+void TxStage::set_flowlet_timing(FlowletTimingSetup setup) {
+    timing_ = std::move(setup);
+    drain_.reset();
+    if (team_.config().mode != teaming::Mode::dynamic) return;
+    if (timing_.timing == flowlet::Timing::sender) {
+        if (timing_.auto_gap) team_.set_flowlet_delta(kGapUnmeasured);
+        return;
+    }
+    flowlet::DrainConfig dc;
+    dc.members = n_members_;
+    dc.delta = timing_.delta;
+    dc.auto_delta = timing_.auto_gap;
+    dc.auto_floor = timing_.auto_floor;
+    dc.tick_hz = tsc_hz_;
+    dc.overhead_bytes = timing_.overhead_bytes;
+    drain_ = std::make_unique<flowlet::DrainClock>(dc);
+    for (std::uint8_t m = 0; m < n_members_; ++m) {
+        drain_->use_evidence(m, timing_.wire_departures, !timing_.wire_departures);
+        drain_->set_rate(m, m < timing_.rates.size() ? timing_.rates[m] : 0);
+    }
+    if (timing_.delays.empty()) drain_->assume_zero_path_delay();
+}
+
+void TxStage::update_delays() noexcept {
+    if (timing_.delays.empty() || team_.config().mode != teaming::Mode::dynamic) return;
+    const LinkDelays d = merge_link_delays(timing_.delays);
+    if (drain_) {
+        for (std::uint8_t m = 0; m < n_members_; ++m) {
+            const bool known = d.path_lo[m] != measure::DelayWindow::kNone;
+            drain_->set_path_delay(m, known ? d.path_lo[m] : 0, known ? d.path_hi[m] : flowlet::kUnknownDelay);
+        }
+        return;
+    }
+    if (!timing_.auto_gap) return;
+    // Sender timing, automatic gap: the spread of the one-way latencies
+    // (queueing included: that is what the sender's idle time must cover),
+    // path delays when no probe latency is measured, plus the same margin as
+    // queue timing's. Until every member is measured, nothing moves.
+    Tick lo = measure::DelayWindow::kNone, hi = 0;
+    for (std::uint8_t m = 0; m < n_members_; ++m) {
+        const bool lat = d.lat_lo[m] != measure::DelayWindow::kNone;
+        const Tick l = lat ? d.lat_lo[m] : d.path_lo[m];
+        const Tick h = lat ? d.lat_hi[m] : d.path_hi[m];
+        if (l == measure::DelayWindow::kNone) return;
+        lo = std::min(lo, l);
+        hi = std::max(hi, h);
+    }
+    const Tick spread = hi > lo ? hi - lo : 0;
+    c_.flowlet_skew = spread;
+    team_.set_flowlet_delta(std::min<Tick>(spread + spread / 8 + timing_.auto_floor, kGapUnmeasured));
+}
+
 bool TxStage::room_for_burst() const noexcept {
     for (std::uint8_t m = 0; m < n_members_; ++m)
         if (backlog_[m].n > kBacklog - kBurstSize) return false;
@@ -226,6 +283,7 @@ void TxStage::send(std::uint8_t m, rte_mbuf** pk, std::uint16_t k, std::uint64_t
         q.n = 0;
         q.bytes = 0;
     }
+    if (drain_ && sent != 0) drain_->on_sent(m, sent, bytes, now_);
     c_.m_packets[m] += sent;
     c_.m_bytes[m] += bytes;
     c_.packets += sent;
@@ -312,6 +370,7 @@ void TxStage::dispatch(const Burst& b, const std::uint32_t* next_hash, std::uint
     bv.vport = vport_mode_ ? b.vport : nullptr;
     bv.n = n;
     bv.now = b.at;
+    if (drain_) bv.drain = &drain_->view(b.at);
     team_.assign(bv, member, next_hash, next_n);
 
     // Split the burst per member, in order. The per-member fill counts live
@@ -348,6 +407,7 @@ void TxStage::dispatch(const Burst& b, const std::uint32_t* next_hash, std::uint
         for (std::uint16_t i = 0; i < n; ++i) bytes += b.bytes[i] & (0u - static_cast<std::uint32_t>(member[i] == m));
         c_.m_assigned[m] += k;
         c_.m_assigned_bytes[m] += bytes;
+        if (drain_) drain_->on_handed(m, k);
         Backlog& q = backlog_[m];
         if (q.n != 0) [[unlikely]] {
             // Behind what the member still holds (room_for_burst made room).
@@ -386,6 +446,7 @@ void TxStage::on_membership(std::uint32_t mask, Tick now) noexcept {
         if (!up) {
             // Its backlog never left the host: run it through the team again.
             Backlog& b = backlog_[m];
+            if (drain_) drain_->on_taken_back(m, b.n);
             const std::uint16_t take = std::min<std::uint16_t>(b.n, static_cast<std::uint16_t>(kBacklog - reassign_.n));
             std::memcpy(reassign_.pkts + reassign_.n, b.pkts, take * sizeof(b.pkts[0]));
             reassign_.n = static_cast<std::uint16_t>(reassign_.n + take);
@@ -441,6 +502,14 @@ void TxStage::poll_return_path(Tick now) noexcept {
 }
 
 void TxStage::poll(Tick now) noexcept {
+    now_ = now;
+    if (drain_ && timing_.wire_departures) {
+        for (std::uint8_t m = 0; m < n_members_; ++m) {
+            const Shared::Departures& d = shared_.departures[m];
+            const std::uint64_t resolved = d.resolved.load(std::memory_order_acquire);
+            drain_->on_departed(m, resolved, d.at.load(std::memory_order_relaxed));
+        }
+    }
     const std::uint32_t mask = shared_.link_up.load(std::memory_order_acquire);
     if (mask != known_mask_) [[unlikely]]
         on_membership(mask, now);
@@ -500,9 +569,22 @@ void TxStage::publish(Tick now) noexcept {
     const teaming::TeamCounters& tc = team_.counters();
     c_.team_bucket_moves = tc.bucket_moves;
     c_.failovers = tc.failovers;
+    update_delays();
     if (const flowlet::DynamicCounters* d = team_.dynamic_counters(); d != nullptr) {
         c_.flowlet_starts = d->flowlet_starts;
         c_.member_moves = d->member_moves;
+        c_.moves_held = d->moves_held;
+        c_.flowlet_delta = team_.flowlet_delta();
+    }
+    if (drain_) {
+        c_.flowlet_delta = drain_->delta();
+        c_.flowlet_skew = drain_->skew();
+        const DrainView& v = drain_->view(now);
+        for (std::uint8_t m = 0; m < n_members_; ++m) {
+            c_.m_gap[m] = v.gap[m];
+            c_.m_handed[m] = v.handed[m];
+            c_.m_drained[m] = v.drained[m];
+        }
     }
     pub_.store(c_);
 }

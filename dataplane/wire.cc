@@ -222,6 +222,20 @@ void WireStage::flush_targets() noexcept {
     }
 }
 
+// What left each member as of `now`, for the TX stage's queue-aware flowlet
+// timing: the link's resolved prefix plus what the port's TX ring lost when
+// the link went down (those came before anything the link took since).
+void WireStage::publish_departures(Tick now) noexcept {
+    for (std::uint8_t m = 0; m < n_; ++m) {
+        auto& link = *links_[m];
+        link.advance(now);
+        const std::uint64_t resolved = link.resolved() + c_.ring_lost[m];
+        Shared::Departures& d = shared_.departures[m];
+        d.at.store(now, std::memory_order_relaxed);
+        d.resolved.store(resolved, std::memory_order_release);
+    }
+}
+
 void WireStage::poll(Tick now) noexcept {
     poll_commands(now);
     for (std::uint8_t m = 0; m < n_; ++m) ingress(m, now);   // a dead link drops what reaches it (link_down)
@@ -242,15 +256,17 @@ void WireStage::poll(Tick now) noexcept {
         }
         if (best == kNoMember) break;
         rte_mbuf* pkt = nullptr;
-        Tick arr = 0;
-        if (links_[best]->deliver(&pkt, 1, now, &arr) == 0) break;
+        Tick arr = 0, dep = 0;
+        if (links_[best]->deliver(&pkt, 1, now, &arr, &dep) == 0) break;
         WireMeta& w = meta(pkt);
         w.arrival = arr;
+        w.flight = arr - dep < 0xFFFFFFFFull ? static_cast<std::uint32_t>(arr - dep) : 0xFFFFFFFFu;
         w.link = best;
         route(pkt, best);
         --budget;
     }
     flush_targets();
+    if (shared_.wire_departures) publish_departures(now);
 
     // Reverse direction: receiving member port TX -> sending member port RX,
     // as is (no emulation; frames queued there when the run ends are freed

@@ -198,8 +198,9 @@ public:
     }
 
     // Hand out, in FIFO order, up to `max` packets whose arrival time <= now.
-    // `arrival` (optional, may be nullptr) receives each packet's arrival tick.
-    std::uint16_t deliver(Pkt* out, std::uint16_t max, Tick now, Tick* arrival = nullptr) {
+    // `arrival` / `departure` (optional, may be nullptr) receive each packet's
+    // arrival tick / departure tick (its last bit left the queue).
+    std::uint16_t deliver(Pkt* out, std::uint16_t max, Tick now, Tick* arrival = nullptr, Tick* departure = nullptr) {
         advance_queue(now);
         std::uint16_t k = 0;
         while (k < max && head_ != qhead_) {
@@ -210,6 +211,9 @@ public:
             out[k] = e.pkt;
             if (arrival != nullptr) {
                 arrival[k] = e.arrival;
+            }
+            if (departure != nullptr) {
+                departure[k] = e.departure;
             }
             ++k;
             ++head_;
@@ -250,8 +254,17 @@ public:
 
     bool is_up() const { return up_; }
 
-    // Queue state as of the last try_send/deliver call (bytes padded to min_frame_bytes).
+    // Bring the queue state up to `now` (packets whose departure <= now leave
+    // it) without offering or delivering anything.
+    void advance(Tick now) { advance_queue(now); }
+    // Queue state as of the last try_send/deliver/advance call (bytes padded to min_frame_bytes).
     std::uint64_t queued_packets() const { return tail_ - qhead_; }
+    // The first resolved() packets taken (queued or dropped, in the order
+    // try_send took them) will never wait in this queue again: each departed
+    // (in flight or arrived), was dropped, or was lost while queued when the
+    // link went down. A prefix: a packet dropped behind a queued one counts
+    // only once that one has left. As of the last try_send/deliver/advance.
+    std::uint64_t resolved() const { return qhead_ != tail_ ? ring_[qhead_ & mask_].taken : taken_; }
     std::uint64_t queued_bytes() const { return queued_bytes_; }
     // Packets the link holds (queued + in flight + arrived, not delivered).
     std::uint64_t held_packets() const { return tail_ - head_; }
@@ -274,6 +287,7 @@ public:
 
 private:
     struct Entry {
+        std::uint64_t taken;   // packets taken before this one (see resolved())
         Pkt pkt;
         std::uint32_t bytes;
         Tick departure;
@@ -305,6 +319,7 @@ private:
     }
 
     void drop(DropReason r, const Pkt& p, std::uint32_t b, Pkt* dropped, std::uint16_t& nd) {
+        ++taken_;
         dropped[nd++] = p;
         c_.dropped_packets[static_cast<std::size_t>(r)] += 1;
         c_.dropped_bytes[static_cast<std::size_t>(r)] += b;
@@ -368,6 +383,7 @@ private:
         e.bytes = b;
         e.departure = dep;
         e.arrival = arr;
+        e.taken = taken_++;
         ++tail_;
         queued_bytes_ += padded(b);
         c_.sent_packets += 1;
@@ -386,6 +402,7 @@ private:
     std::uint64_t head_ = 0;
     std::uint64_t qhead_ = 0;
     std::uint64_t tail_ = 0;
+    std::uint64_t taken_ = 0;     // packets taken by try_send (queued or dropped)
     std::uint64_t queued_bytes_ = 0;
     Tick wire_free_ = 0;      // end of the scheduled wire work (whole ticks) ...
     std::uint32_t wire_frac_ = 0; // ... plus this many 2^-32 ticks

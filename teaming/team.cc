@@ -180,6 +180,10 @@ flowlet::EntryLocator Team::flowlet_locator() const {
 const flowlet::DynamicCounters* Team::dynamic_counters() const {
     return impl_->dynamic ? &impl_->dynamic->counters() : nullptr;
 }
+void Team::set_flowlet_delta(Tick delta) {
+    if (impl_->dynamic) impl_->dynamic->set_delta(delta);
+}
+Tick Team::flowlet_delta() const { return impl_->dynamic ? impl_->dynamic->config().delta : 0; }
 const std::uint8_t* Team::buckets() const { return impl_->table.data(); }
 const IndirectionTable& Team::table() const { return impl_->table; }
 const VportTable* Team::vports() const { return impl_->vport ? &*impl_->vport : nullptr; }

@@ -101,6 +101,10 @@ public:
     const TeamConfig& config() const;
     const TeamCounters& counters() const;
     const flowlet::DynamicCounters* dynamic_counters() const;   // nullptr unless mode == dynamic
+    // Dynamic mode, sender timing: a new flowlet gap (ticks) from the next
+    // burst on (a measured one). No-op in other modes. Throws when >= 2^54.
+    void set_flowlet_delta(Tick delta);
+    Tick flowlet_delta() const;   // the flowlet gap in effect (0 unless mode == dynamic)
     // Flowlet table locator for prefetching (base == nullptr unless mode == dynamic).
     flowlet::EntryLocator flowlet_locator() const;
     // Bucket -> member map of the indirection table (size = config().buckets).

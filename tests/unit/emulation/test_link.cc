@@ -649,3 +649,64 @@ TEST(Link, TscTickRate) {
     EXPECT_EQ(l.next_arrival(), t0 + 3000 + 12'500);
     EXPECT_EQ(l.expected_latency(1500, t0), 3000u + 3000u + 12'500u); // queued behind the first
 }
+
+// resolved(): the prefix of taken packets that will never wait in the queue
+// again, checked afterwards against each packet's own departure (from
+// deliver) or drop time, with drops behind queued packets (taildrop) and
+// backpressure: safe (everything in the prefix had gone by then) and tight
+// (the packet right after the prefix was still waiting).
+TEST(Link, ResolvedIsThePrefixThatLeftTheQueue) {
+    for (const QueueMode mode : {QueueMode::taildrop, QueueMode::backpressure}) {
+        LinkConfig c = base_config();
+        c.mode = mode;
+        c.queue_packets = 12;
+        c.delay_ns = 5000;
+        c.rate_bps = 1'000'000'000ull;
+        Link l(c, kHz);
+        std::mt19937_64 rng(mode == QueueMode::taildrop ? 3 : 4);
+        std::vector<Tick> gone;   // per taken packet: departure or drop tick
+        std::vector<std::pair<Tick, std::uint64_t>> seen;   // (t, resolved() at t)
+        Tick t = 0;
+        std::uint32_t next = 0;
+        auto collect = [&](Tick now) {
+            std::uint32_t pk[64];
+            Tick arr[64], dep[64];
+            for (std::uint16_t g; (g = l.deliver(pk, 64, now, arr, dep)) != 0;) {
+                for (std::uint16_t i = 0; i < g; ++i) {
+                    gone[pk[i]] = dep[i];
+                    EXPECT_EQ(dep[i] + c.delay_ns, arr[i]);
+                }
+            }
+        };
+        for (int it = 0; it < 3000; ++it) {
+            t += rng() % 3000;
+            const auto n = static_cast<std::uint16_t>(1 + rng() % 8);
+            std::uint32_t p[8], b[8], d[8];
+            for (std::uint16_t i = 0; i < n; ++i) {
+                p[i] = next + i;
+                b[i] = static_cast<std::uint32_t>(60 + rng() % 1400);
+            }
+            std::uint16_t nd = 0;
+            const std::uint16_t k = l.try_send(p, b, n, t, d, &nd);
+            gone.resize(next + k, kNever);
+            for (std::uint16_t j = 0; j < nd; ++j) gone[d[j]] = t;
+            next += k;
+            collect(t);
+            seen.emplace_back(t, l.resolved());
+        }
+        collect(kNever - 1);
+        std::uint64_t tight = 0;
+        for (const auto& [at, r] : seen) {
+            ASSERT_LE(r, gone.size());
+            for (std::uint64_t i = 0; i < r; ++i) {
+                ASSERT_LE(gone[i], at) << "packet " << i << " counted too early";
+            }
+            if (r < gone.size() && gone[r] > at) ++tight;
+        }
+        EXPECT_GT(tight, seen.size() / 2) << "resolved() lags far behind the departures";
+        EXPECT_GT(l.resolved(), 500u);
+        if (mode == QueueMode::taildrop) {
+            EXPECT_GT(l.counters().dropped(DropReason::queue_full), 0u);
+        }
+    }
+}

@@ -434,8 +434,8 @@ SimResult simulate(const SimCase& sc, Tick delta, bool saturate) {
             if (took < k) break;
         }
         // Observed evidence: what has left the link (or was dropped) by now.
-        const auto& c = links[m]->counters();
-        clock.on_departed(m, c.sent_packets + c.dropped_total() - links[m]->queued_packets(), now);
+        links[m]->advance(now);
+        clock.on_departed(m, links[m]->resolved(), now);
     };
 
     Tick now = 1'000'000;
