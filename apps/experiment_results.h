@@ -685,7 +685,7 @@ inline std::string summary_markdown(const SummaryInput& in, std::vector<CheckRes
         os << (i ? "; " : "") << "`" << s.sweep[i].name << "` = " << join(v, ", ");
     }
     os << "\n- every run: `flowteam " << in.scenario->command << " " << join(in.base_args, " ") << "`\n";
-    os << "- not used by a mode (empty in the tables): flowlet-gap and policy unless mode = dynamic, flowcell-bytes "
+    os << "- not used by a mode (empty in the tables): flowlet-gap, flowlet-timing and policy unless mode = dynamic, flowcell-bytes "
           "unless mode = flowcell\n\n";
 
     if (!s.published.empty() || !s.source.empty()) {

@@ -49,7 +49,7 @@
 // key is the outermost loop), with the seed as the outermost loop of all so
 // that an interrupted sweep has covered the grid once before repeating it.
 // A combination is dropped when a skip rule matches. Parameters that the mode
-// does not use are cleared (flowlet-gap and policy unless mode = dynamic,
+// does not use are cleared (flowlet-gap, flowlet-timing and policy unless mode = dynamic,
 // flowcell-bytes unless mode = flowcell) and shown as empty; combinations that
 // then give the same `flowteam run` command collapse into one run (e.g. every
 // K*skew gap is 0 when skew = 0).
@@ -868,7 +868,7 @@ inline Expansion expand(const Scenario& s) {
         // Parameters the mode does not use.
         const std::string mode = opts.count("mode") ? opts["mode"].values.front() : "hash";
         std::set<std::string> unused;
-        if (mode != "dynamic") unused.insert({"flowlet-gap", "policy"});
+        if (mode != "dynamic") unused.insert({"flowlet-gap", "flowlet-timing", "policy"});
         if (mode != "flowcell") unused.insert("flowcell-bytes");
         for (const auto& u : unused) opts.erase(u);
         for (auto& [name, val] : swept) {
@@ -887,10 +887,12 @@ inline Expansion expand(const Scenario& s) {
         if (!members) derived.emplace_back("members", std::to_string(n));
         std::optional<double> gap_ns;
         if (mode == "dynamic") {
-            const std::string g = opts.count("flowlet-gap") ? opts["flowlet-gap"].values.front() : "500us";
+            const std::string g = opts.count("flowlet-gap") ? opts["flowlet-gap"].values.front() : kFlowletGapDefault;
             try {
-                const auto ns = parse_duration_ns("--flowlet-gap", g);
-                gap_ns = ns == UINT64_MAX ? HUGE_VAL : static_cast<double>(ns);
+                if (g != "auto") {   // measured during the run: no gap/skew ratio up front
+                    const auto ns = parse_duration_ns("--flowlet-gap", g);
+                    gap_ns = ns == UINT64_MAX ? HUGE_VAL : static_cast<double>(ns);
+                }
             } catch (const UsageError& e) {
                 fail_at(opts.count("flowlet-gap") ? opts["flowlet-gap"].at : Origin{s.file, 0, "", "flowlet-gap"}, e.what());
             }

@@ -44,6 +44,7 @@ RxStage::RxStage(unsigned index, std::vector<RxQueueRef> queues, RxRss rss, cons
     // (chained frames are handed to the sink linearised, valid during the call).
     linear_.resize(sink_ ? kLinearSlot * kBurstSize : kLinearSlot);
     c_.min_change_gap = UINT64_MAX;
+    delays_pub_.store(delays());   // "not measured" until the first publish (all-zero would read as 0 us)
 }
 
 RxStage::~RxStage() = default;

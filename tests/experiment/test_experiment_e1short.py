@@ -50,8 +50,8 @@ class E1Short(unittest.TestCase):
 
     def test_01_sweep_ran(self):
         self.assertEqual(self.first.returncode, 0, self.first.stderr)
-        self.assertIn("executed 4 run(s)", self.first.stderr)
-        self.assertEqual(len(self.records), 4)
+        self.assertIn("executed 7 run(s)", self.first.stderr)
+        self.assertEqual(len(self.records), 7)
         for r in self.records:
             self.assertEqual(r["status"], "ok", r.get("error"))
             self.assertGreater(r["metrics"]["rx_packets"], 1000)
@@ -61,15 +61,29 @@ class E1Short(unittest.TestCase):
             self.assertEqual(r["params"]["delays"], "0,200us")
 
     def test_02_dynamic_above_skew_does_not_reorder(self):
-        dyn = [r for r in self.by(mode="dynamic") if r["params"]["gap_over_skew"] not in (None, "inf")
+        dyn = [r for r in self.by(mode="dynamic") if r["params"]["gap_over_skew"] not in (None, "", "inf")
                and float(r["params"]["gap_over_skew"]) > 1]
-        self.assertEqual(len(dyn), 1)
-        m = dyn[0]["metrics"]
-        self.assertEqual(m["reordered"], 0)
-        self.assertEqual(m["lost"], 0)
-        # ... and it still used both members (the flow was split at its pauses)
-        self.assertGreater(m["member_moves"], 10)
-        self.assertLess(m["share_error"], 0.2)
+        self.assertEqual(len(dyn), 2)   # sender and queue timing
+        for r in dyn:
+            m = r["metrics"]
+            self.assertEqual(m["reordered"], 0, r["params"]["flowlet-timing"])
+            self.assertEqual(m["lost"], 0)
+            # ... and it still used both members (the flow was split at its pauses)
+            self.assertGreater(m["member_moves"], 10)
+            self.assertLess(m["share_error"], 0.2)
+
+    def test_02b_queue_timing_never_reorders(self):
+        q = self.by(mode="dynamic", **{"flowlet-timing": "queue"})
+        self.assertEqual(sorted(r["params"]["flowlet-gap"] for r in q), ["0", "400us", "auto"])
+        for r in q:
+            m = r["metrics"]
+            self.assertEqual(m["reordered"], 0, r["params"]["flowlet-gap"])
+            self.assertGreater(m["member_moves"], 10, r["params"]["flowlet-gap"])
+        # The same δ = 0 with the classic sender timing sprays and reorders: the
+        # measurement would see it.
+        s0 = self.by(mode="dynamic", **{"flowlet-timing": "sender", "flowlet-gap": "0"})
+        self.assertEqual(len(s0), 1)
+        self.assertGreater(s0[0]["metrics"]["reordered"], 100)
 
     def test_03_roundrobin_reorders_many(self):
         rr = self.by(mode="roundrobin")
@@ -91,18 +105,18 @@ class E1Short(unittest.TestCase):
     def test_05_files(self):
         with open(os.path.join(self.out, "results.csv")) as f:
             rows = list(csv.DictReader(f))
-        self.assertEqual(len(rows), 4)
+        self.assertEqual(len(rows), 7)
         self.assertEqual({r["mode"] for r in rows}, {"dynamic", "hash", "roundrobin"})
         for col in ("id", "status", "reordered_ratio", "share_error", "delays", "command"):
             self.assertIn(col, rows[0])
         with open(os.path.join(self.out, "summary.md")) as f:
             summary = f.read()
         self.assertIn("FLARE", summary)
-        self.assertIn("Verdict: **reproduced** (4 of 4", summary)
-        self.assertEqual(len(glob.glob(os.path.join(self.out, "runs", "*.json"))), 4)
+        self.assertIn("Verdict: **reproduced** (6 of 6", summary)
+        self.assertEqual(len(glob.glob(os.path.join(self.out, "runs", "*.json"))), 7)
         with open(os.path.join(self.out, "experiment.json")) as f:
             spec = json.load(f)
-        self.assertEqual([c["verdict"] for c in spec["checks"]], ["reproduced"] * 4)
+        self.assertEqual([c["verdict"] for c in spec["checks"]], ["reproduced"] * 6)
         # The plot exists unless matplotlib is missing (then the command said so).
         png = os.path.join(self.out, "plots", "shares.png")
         if not os.path.exists(png):
@@ -114,9 +128,9 @@ class E1Short(unittest.TestCase):
         again = experiment(E1_SHORT, "--out", self.out)
         self.assertEqual(again.returncode, 0, again.stderr)
         self.assertIn("executed 0 run(s)", again.stderr)
-        self.assertIn("reused 4", again.stderr)
+        self.assertIn("reused 7", again.stderr)
         self.assertEqual({p: os.stat(p).st_mtime_ns for p in runs}, before)
-        self.assertEqual(len(load_jsonl(os.path.join(self.out, "results.jsonl"))), 4)
+        self.assertEqual(len(load_jsonl(os.path.join(self.out, "results.jsonl"))), 7)
         # A missing (interrupted) run is the only one executed next time.
         victim = next(p for p in runs if "roundrobin" in p)
         os.remove(victim)
