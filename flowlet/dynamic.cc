@@ -233,6 +233,8 @@ struct Dynamic::Impl {
 
     // LetFlow RNG (xorshift64*).
     std::uint64_t rng = 1;
+    // Lane that wins ties in this chunk (rotates).
+    unsigned tie_lane = 0;
 
     // Forced rebalancing: byte counts per member over the current period;
     // at most one armed move per period.
@@ -480,6 +482,21 @@ void Dynamic::Impl::run(const std::uint32_t* hash, const std::uint32_t* bytes, s
             ln.per_byte[k] = 0;
         }
     }
+    // Ties (equal loads / tokens, e.g. an estimator decayed to zero after an
+    // idle spell) go to a lane that rotates from chunk to chunk, not always
+    // to the first one: else every flow starting after a pause would land on
+    // the lowest member. One unit (2^-24 byte) decides nothing else.
+    if constexpr (P != Policy::random) {
+        const unsigned pref = tie_lane;
+        tie_lane = tie_lane + 1 < sn.n ? tie_lane + 1 : 0;
+#pragma GCC unroll 16
+        for (unsigned k = 0; k < kN; ++k) {
+            if constexpr (P == Policy::least_loaded)
+                ln.score[k] += static_cast<std::int64_t>(k != pref);
+            else
+                ln.score[k] += static_cast<std::int64_t>(k == pref);
+        }
+    }
 
     const std::uint64_t now56 = now & kStampMask;
     const auto delta = static_cast<std::int64_t>(cfg.delta);
@@ -492,6 +509,7 @@ void Dynamic::Impl::run(const std::uint32_t* hash, const std::uint32_t* bytes, s
     // new flows, moves, collisions in 16-bit fields.
     std::uint64_t packed = 0;
     std::uint32_t n_lost = 0, n_rb = 0, n_held = 0;
+    bool chunk_moved = false;   // queue timing: a known flow changed member in this chunk
     // Queue timing: the member's gap in last-seen units (saturated: never held).
     std::array<std::uint32_t, kMaxMembers> gap_seen{};
     const auto now_seen = static_cast<std::uint32_t>(now >> kSeenShift);
@@ -546,6 +564,42 @@ void Dynamic::Impl::run(const std::uint32_t* hash, const std::uint32_t* bytes, s
                 for (unsigned k = 0; k < kN; ++k) {
                     mask[k] = -static_cast<std::int64_t>(k == best);
                     chosen |= ln.member[k] & static_cast<std::uint32_t>(mask[k]);
+                }
+            }
+            if constexpr (kQueue) {
+                // A known flow changes member only when that helps by more
+                // than its own packet (least-loaded / tokens: equal or nearly
+                // equal loads keep it where it is), and at most one known flow
+                // per chunk. After a stall every queue has drained and every
+                // flow may start a flowlet at once: they would herd to the
+                // member whose estimator is lowest (or, with an estimator
+                // decayed to zero, to whichever wins the tie), and queue
+                // timing cannot move a flow back off a member whose queue
+                // then stays full.
+                if (start & !fresh & (chosen != m)) {
+                    bool stay = chunk_moved;
+                    if constexpr (P != Policy::random) {
+                        std::int64_t cur = 0, cur_per_byte = 0, best_score = 0, best_per_byte = 0;
+#pragma GCC unroll 16
+                        for (unsigned k = 0; k < kN; ++k) {
+                            const std::int64_t at_cur = -static_cast<std::int64_t>(ln.member[k] == m);
+                            cur |= ln.score[k] & at_cur;
+                            cur_per_byte |= ln.per_byte[k] & at_cur;
+                            best_score |= ln.score[k] & mask[k];
+                            best_per_byte |= ln.per_byte[k] & mask[k];
+                        }
+                        const std::int64_t b = bytes[i];
+                        const bool worth = P == Policy::least_loaded
+                                               ? cur - best_score > b * (cur_per_byte + best_per_byte)
+                                               : best_score - cur > (b << (kFixedShift + 1));
+                        stay = stay | !worth;
+                    }
+                    if (stay) {
+                        chosen = m;
+#pragma GCC unroll 16
+                        for (unsigned k = 0; k < kN; ++k) mask[k] = -static_cast<std::int64_t>(ln.member[k] == chosen);
+                    }
+                    chunk_moved = chunk_moved | !stay;
                 }
             }
         } else if constexpr (P != Policy::random || kQueue) {

@@ -145,6 +145,62 @@ TEST(EngineDynamic, MovesAFlowOnlyAfterAGapOfAtLeastDelta) {
     EXPECT_GT(r.flows_split_links, 0u);
 }
 
+// Unpaced elephants at line rate: every member queue stays full and the
+// single source is held back whenever one of them is (backpressure), so a
+// flow looks idle at the sender while its packets still wait in a queue.
+// 7 flows over 2 x 1G: the uneven split (4 + 3) makes one member fill first.
+dp::EngineOptions saturated_elephants(std::uint64_t skew_ns) {
+    auto o = base();
+    o.team.mode = teaming::Mode::dynamic;
+    o.team.teaming = teaming::TeamingMode::static_lag;   // the switch merges the paths (FLARE's model)
+    o.links[0].delay_ns = 0;
+    o.links[1].delay_ns = skew_ns;
+    o.traffic.n_flows = 7;
+    o.traffic.pace_bps = 0;
+    o.duration_ns = 1000 * kMs;
+    return o;
+}
+
+void expect_no_reordering_and_both_members_used(const dp::EngineReport& r, const char* what) {
+    expect_accounted(r);
+    EXPECT_EQ(r.reorder.reordered, 0u) << what;
+    EXPECT_EQ(r.reorder.dropped, 0u) << what;
+    for (const auto& m : r.members)
+        EXPECT_GE(static_cast<double>(m.tx_bytes) / static_cast<double>(r.tx_bytes), 0.4) << what;
+    ASSERT_TRUE(r.has_dynamic);
+    EXPECT_EQ(r.flowlet_timing, "queue");
+}
+
+TEST(EngineDynamic, QueueTimingNeverReordersSaturatedElephants) {
+    for (const std::uint64_t skew : {std::uint64_t{0}, 1000 * std::uint64_t{1000}}) {
+        auto o = saturated_elephants(skew);
+        o.flowlet_gap_ns = 0;   // as soon as moving is safe
+        const auto r = dp::run_testbed(o);
+        expect_no_reordering_and_both_members_used(r, skew == 0 ? "delta 0, no skew" : "delta 0, 1 ms skew");
+        EXPECT_GT(r.dynamic.moves_held, 0u) << "the flows did look idle at the sender: the rule held them back";
+    }
+    auto o = saturated_elephants(1000 * 1000);
+    o.flowlet_gap_auto = true;
+    const auto r = dp::run_testbed(o);
+    expect_no_reordering_and_both_members_used(r, "auto delta, 1 ms skew");
+    // The skew the rule used is the measured one (1 ms), and the receiver measured it.
+    EXPECT_NEAR(r.flowlet_skew_us, 1000.0, 1.0);
+    EXPECT_NEAR(r.members[1].path_delay_max_us - r.members[0].path_delay_min_us, 1000.0, 1.0);
+    EXPECT_FALSE(r.delay_series.empty());
+}
+
+// The same load with FLARE's classic rule (idle at the sender for delta,
+// delta above the skew) does reorder: the case queue timing exists for.
+TEST(EngineDynamic, SenderTimingReordersSaturatedElephants) {
+    auto o = saturated_elephants(1000 * 1000);
+    o.flowlet_timing = flowlet::Timing::sender;
+    o.flowlet_gap_ns = 1100 * 1000;
+    const auto r = dp::run_testbed(o);
+    expect_accounted(r);
+    EXPECT_GT(r.reorder.reordered, 0u);
+    EXPECT_EQ(r.dynamic.moves_held, 0u) << "sender timing holds nothing back";
+}
+
 TEST(EngineRoundRobin, ReordersOnceMembersDifferInDelay) {
     auto o = base();
     o.team.mode = teaming::Mode::roundrobin;

@@ -317,6 +317,64 @@ TEST(DynamicQueue, LongBurstNumbersPositionsInOrder) {
     EXPECT_EQ(d.counters().flowlet_starts, kN + count[0] / 2);
 }
 
+// After a stall every queue has drained and every flow starts a flowlet in
+// the same burst: known flows stay where they are when the loads are even
+// (here: the estimator has decayed to zero), and at most one of them changes
+// member per chunk when they are not.
+TEST(DynamicQueue, DrainedFlowsDoNotHerdAfterAStall) {
+    for (const Policy p : {Policy::least_loaded, Policy::tokens}) {
+        Dynamic d(queue_config(p));
+        const MemberView v = two_members();
+        DrainView dv;
+        std::vector<std::uint32_t> hs, bs(8, 1000);
+        std::vector<bool> used(d.config().table_entries, false);
+        for (std::uint32_t x = 1; hs.size() < 8; ++x) {
+            const std::uint32_t h = 0x9E3779B9u * x;
+            if (used[d.entry_index(h)]) continue;
+            used[d.entry_index(h)] = true;
+            hs.push_back(h);
+        }
+        std::vector<std::uint8_t> first(8), again(8);
+        BurstView b;
+        b.hash = hs.data();
+        b.bytes = bs.data();
+        b.n = 8;
+        b.now = 1000;
+        b.drain = &dv;
+        d.assign(b, v, first.data());
+        std::array<std::uint64_t, 2> count{};
+        for (auto m : first) ++count[m];
+        EXPECT_EQ(count[0], 4u) << to_string(p);
+        // A long stall: everything left both members, the estimator is back to zero.
+        dv.handed = {count[0], count[1]};
+        dv.drained = dv.handed;
+        b.now = 1'000'000'000;
+        d.assign(b, v, again.data());
+        EXPECT_EQ(again, first) << to_string(p) << ": even loads keep every flow where it is";
+        EXPECT_EQ(d.counters().member_moves, 0u);
+        EXPECT_EQ(d.counters().flowlet_starts, 16u);
+        // Now member 0 carried much more lately: the flows drained there may
+        // leave it, but only one per chunk.
+        std::vector<std::uint32_t> heavy(32, 0x12345u), heavy_bytes(32, 9000);
+        BurstView hb;
+        hb.hash = heavy.data();
+        hb.bytes = heavy_bytes.data();
+        hb.n = 32;
+        hb.now = b.now + 1;
+        dv.handed = {count[0] + 4, count[1] + 4};
+        dv.drained = {0, 0};
+        hb.drain = &dv;
+        std::vector<std::uint8_t> sink(32);
+        d.assign(hb, v, sink.data());   // one new flow, 288 KB, all on one member
+        const std::uint8_t loaded = sink[0];
+        dv.handed[loaded] += 32;
+        dv.drained = dv.handed;
+        b.now = hb.now + 1;
+        d.assign(b, v, again.data());
+        EXPECT_LE(d.counters().member_moves, 1u) << to_string(p);
+    }
+}
+
 // ------------------------------------------- the key property, simulated
 
 struct SimCase {
