@@ -283,10 +283,20 @@ void configure_flowlet_timing(Run& r, bool testbed) {
     s.wire_departures = testbed;
     s.overhead_bytes = r.opts.links.front().overhead_bytes;
     for (const auto& l : r.opts.links) s.rates.push_back(l.rate_bps);
+    for (const auto& p : r.tx_ports) s.tx_desc.push_back(p->setup().tx_desc);
     if (testbed)
         for (auto& x : r.rx) s.delays.push_back(&x->published_delays());
     r.shared.wire_departures = testbed;
     r.tx->set_flowlet_timing(std::move(s));
+    if (!testbed && r.tx->queue_timing()) {
+        std::string with, without;
+        for (std::uint8_t m = 0; m < r.n; ++m) (r.tx->reports_descriptors(m) ? with : without) += " m" + std::to_string(m);
+        r.report.notes.push_back(
+            "queue timing: departures modelled at line rate" +
+            (with.empty() ? std::string(" (no member port reports TX descriptor status)")
+                          : ", corrected by the NIC's TX descriptor status on" + with) +
+            "; path delays are not measured by a sender alone: the flowlet gap must cover the members' skew");
+    }
 }
 
 void build_rx(Run& r, bool stamps, RxRss rss) {

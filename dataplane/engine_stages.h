@@ -190,6 +190,10 @@ struct FlowletTimingSetup {
     bool wire_departures = false; // the testbed wire reports departures (Shared::departures); else a line-rate model
     std::uint32_t overhead_bytes = 24;  // model: wire bytes per frame besides the frame
     std::vector<std::uint64_t> rates;   // model: member rates, bits/s
+    // Real ports: TX descriptors per member port (0: unknown). Where the PMD
+    // reports descriptor status, what the NIC has not finished corrects the
+    // line-rate model (the smaller departure count wins).
+    std::vector<std::uint16_t> tx_desc;
     // RX stages measuring the members' delays (testbed); none: path delays
     // are taken as 0 and delta must cover the members' skew.
     std::vector<const Published<LinkDelays>*> delays;
@@ -226,6 +230,8 @@ public:
     // Dynamic mode: queue-aware or sender timing, auto delta (call before the lcore starts).
     void set_flowlet_timing(FlowletTimingSetup setup);
     bool queue_timing() const { return drain_ != nullptr; }
+    // Queue timing on real ports: member m's NIC reports TX descriptor status.
+    bool reports_descriptors(std::uint8_t m) const;
     // Failover records (read after the lcore stopped).
     const std::vector<FailoverRecord>& failovers() const { return failovers_; }
     std::uint64_t failover_count() const { return n_failovers_.load(std::memory_order_relaxed); }
@@ -251,6 +257,9 @@ private:
     // Sender-only runs poll the return path once every this many loops when
     // no source consumes it (it only frees what arrives there).
     static constexpr std::uint32_t kReturnPollEvery = 16;
+    // Real ports with TX descriptor status: read it every this many loops
+    // (a binary search, ~log2(ring) descriptor reads per member).
+    static constexpr std::uint32_t kDescriptorPollEvery = 4;
 
     void on_membership(std::uint32_t mask, Tick now) noexcept;
     // Parse + hash pkts[0..n) into out (bad frames counted and freed).
@@ -265,6 +274,8 @@ private:
     void poll_return_path(Tick now) noexcept;
     // Measured delays -> the drain clock's path delays / the sender timing's auto delta.
     void update_delays() noexcept;
+    // Real ports with TX descriptor status: what each NIC still holds -> departures.
+    void observe_descriptors(Tick now) noexcept;
 
     unsigned index_;
     teaming::Team team_;
@@ -305,6 +316,9 @@ private:
     std::unique_ptr<flowlet::DrainClock> drain_;
     FlowletTimingSetup timing_;
     Tick now_ = 0;   // this loop's tick (for the line-rate model in send)
+    std::vector<std::uint16_t> desc_ring_;   // per member: descriptors when the port reports their status, else 0
+    bool any_desc_ = false;
+    std::uint32_t desc_countdown_ = 1;
 };
 
 // ------------------------------------------------------------------ wire

@@ -60,7 +60,8 @@ DEFAULTS = {
     "modes": "hash,dynamic,roundrobin",
     "rates": "1G,1G",
     "delays": "0,300us",          # 300 us skew
-    "flowlet-gap": "2ms",         # dynamic: delta > skew + burst queueing at 1G
+    "flowlet-gap": "auto",        # dynamic: from the measured skew (queue timing accounts for the queueing)
+    "flowlet-timing": "queue",    # dynamic: queue (never reorders) or sender (FLARE's classic idle-time rule)
     "queue": "512",
     "queue-mode": "backpressure",
     "duration": "8",              # iperf3 seconds
@@ -363,7 +364,8 @@ class Experiment:
         total = int(c["duration"]) + 120 + 5
         ready = os.path.join(mode_dir, "ready")
         cmd = self.ns_exec("f", self.flowteam, "bridge", "--mode", m, "--teaming", teaming, "--rates", c["rates"],
-                           "--delays", c["delays"], "--flowlet-gap", c["flowlet-gap"], "--queue", c["queue"],
+                           "--delays", c["delays"], "--flowlet-gap", c["flowlet-gap"],
+                           "--flowlet-timing", c["flowlet-timing"], "--queue", c["queue"],
                            "--queue-mode", c["queue-mode"], "--duration", f"{total}s", "--iface-a", "ftA",
                            "--iface-b", "ftB", "--ready-file", ready, "--json", os.path.join(mode_dir, "bridge.json"))
         cmd += c["bridge-args"].split()
