@@ -70,6 +70,10 @@ struct DrainView {
     // member's delay skew + delta), in ticks: only used to count moves held
     // back (a flow idle that long at the sender whose packets had not left).
     std::array<Tick, kMaxMembers> gap{};
+    // Packets handed to member m that have not left it yet, as far as known
+    // now (a known flow never moves to a member that holds more than its own:
+    // it could not leave a queue that stays full).
+    std::array<std::uint64_t, kMaxMembers> backlog{};
 };
 
 // A burst as the distribution modes see it: structure of arrays, one entry

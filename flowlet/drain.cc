@@ -46,6 +46,7 @@ void DrainClock::use_evidence(std::uint8_t m, bool observed, bool modelled) {
 }
 
 void DrainClock::Evidence::add(Tick t, std::uint64_t d, Tick spacing, DrainCounters& c) noexcept {
+    newest = std::max(newest, d);
     if (n != 0) {
         const unsigned last = (head + n - 1) % kRing;
         if (d <= departed[last] && t >= at[last]) return;   // says nothing new
@@ -136,6 +137,11 @@ void DrainClock::recompute() noexcept {
 const DrainView& DrainClock::view(Tick now) noexcept {
     for (std::uint8_t m = 0; m < cfg_.members; ++m) {
         view_.handed[m] = handed_[m];
+        // What m still holds: observed, the newest report; modelled, what the
+        // port has not taken yet (the model's own queue is not counted: a
+        // hint for choosing members, not a safety bound).
+        const std::uint64_t left = observed_[m] ? obs_ev_[m].newest : sent_[m];
+        view_.backlog[m] = handed_[m] > left ? handed_[m] - left : 0;
         const Tick g = view_.gap[m];
         if (g == kUnknownDelay || g > now) {
             view_.drained[m] = 0;

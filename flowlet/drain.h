@@ -120,6 +120,7 @@ private:
         unsigned head = 0, n = 0;
         Tick best_at = 0;
         std::uint64_t best = 0;
+        std::uint64_t newest = 0;   // the largest D ever reported (whatever its time)
         void add(Tick t, std::uint64_t d, Tick spacing, DrainCounters& c) noexcept;
         std::uint64_t due(Tick t) noexcept;   // the largest D known to have left by t
     };

@@ -594,6 +594,9 @@ void Dynamic::Impl::run(const std::uint32_t* hash, const std::uint32_t* bytes, s
                                                : best_score - cur > (b << (kFixedShift + 1));
                         stay = stay | !worth;
                     }
+                    // Never into a member that holds more than the flow's own:
+                    // a flow cannot leave a queue that then stays full.
+                    stay = stay | (dv.backlog[chosen & (kMaxMembers - 1)] > dv.backlog[m & (kMaxMembers - 1)]);
                     if (stay) {
                         chosen = m;
 #pragma GCC unroll 16

@@ -375,6 +375,49 @@ TEST(DynamicQueue, DrainedFlowsDoNotHerdAfterAStall) {
     }
 }
 
+// A flow is never moved into a member whose queue holds more than its own
+// member's: it could not leave again while that queue stays full.
+TEST(DynamicQueue, NeverMovesIntoAFullerMember) {
+    Dynamic d(queue_config(Policy::random, 5));
+    const MemberView v = two_members();
+    DrainView dv;
+    constexpr std::uint16_t kN = 64;
+    std::vector<std::uint32_t> hs(kN), bs(kN, 500);
+    for (std::uint32_t i = 0; i < kN; ++i) hs[i] = 0x9E3779B9u * (i + 1);
+    std::vector<std::uint8_t> first(kN), again(kN);
+    BurstView b;
+    b.hash = hs.data();
+    b.bytes = bs.data();
+    b.n = kN;
+    b.now = 100;
+    b.drain = &dv;
+    d.assign(b, v, first.data());
+    std::array<std::uint64_t, 2> count{};
+    for (auto m : first) ++count[m];
+    ASSERT_GT(count[0], 5u);
+    ASSERT_GT(count[1], 5u);
+    dv.handed = {count[0] + 100, count[1]};
+    dv.drained = {count[0], count[1]};   // every flow's packets have left; member 0 holds 100 newer ones
+    dv.backlog = {100, 0};
+    std::uint64_t moves_to_1 = 0;
+    for (int round = 0; round < 20; ++round) {
+        b.now += 1000;
+        d.assign(b, v, again.data());
+        for (std::uint16_t i = 0; i < kN; ++i) {
+            if (first[i] == 1) {
+                EXPECT_EQ(again[i], 1u) << "flow " << i << " moved into the fuller member";
+            }
+            moves_to_1 += first[i] == 0 && again[i] == 1;
+        }
+        // Positions of this burst: not drained (the next round starts from the same marks).
+        for (auto m : again) ++dv.handed[m];
+        for (std::uint16_t i = 0; i < kN; ++i) first[i] = again[i];
+        dv.drained = dv.handed;
+        dv.backlog = {100, 0};
+    }
+    EXPECT_GT(moves_to_1, 0u) << "flows may leave the fuller member";
+}
+
 // ------------------------------------------- the key property, simulated
 
 struct SimCase {
