@@ -199,6 +199,36 @@ std::uint8_t send1(Dynamic& d, const MemberView& v, Tick now, std::uint32_t hash
     return out;
 }
 
+// n flow hashes whose flowlet entries are all different (no sharing).
+std::vector<std::uint32_t> distinct_entry_hashes(const Dynamic& d, std::size_t n) {
+    std::vector<std::uint32_t> hs;
+    std::vector<bool> used(d.config().table_entries, false);
+    for (std::uint32_t x = 1; hs.size() < n; ++x) {
+        const std::uint32_t h = 0x9E3779B9u * x;
+        if (used[d.entry_index(h)]) continue;
+        used[d.entry_index(h)] = true;
+        hs.push_back(h);
+    }
+    return hs;
+}
+
+BurstView burst_of(const std::vector<std::uint32_t>& hs, const std::vector<std::uint32_t>& bs, Tick now,
+                   const DrainView* dv) {
+    BurstView b;
+    b.hash = hs.data();
+    b.bytes = bs.data();
+    b.n = static_cast<std::uint16_t>(hs.size());
+    b.now = now;
+    b.drain = dv;
+    return b;
+}
+
+std::array<std::uint64_t, 2> per_member(const std::vector<std::uint8_t>& out) {
+    std::array<std::uint64_t, 2> count{};
+    for (auto m : out) ++count[m];
+    return count;
+}
+
 TEST(DynamicQueue, RebalanceNeedsSenderTiming) {
     DynamicConfig c = queue_config(Policy::least_loaded);
     c.rebalance_period = 1000;
@@ -275,24 +305,11 @@ TEST(DynamicQueue, LongBurstNumbersPositionsInOrder) {
     const MemberView v = two_members();
     DrainView dv;
     constexpr std::uint16_t kN = 100;
-    std::vector<std::uint32_t> hs, bs(kN, 100);
-    std::vector<bool> used(d.config().table_entries, false);
-    for (std::uint32_t x = 1; hs.size() < kN; ++x) {   // one entry per flow: no sharing
-        const std::uint32_t h = 0x9E3779B9u * x;
-        if (used[d.entry_index(h)]) continue;
-        used[d.entry_index(h)] = true;
-        hs.push_back(h);
-    }
+    const std::vector<std::uint32_t> hs = distinct_entry_hashes(d, kN), bs(kN, 100);
     std::vector<std::uint8_t> out(kN);
-    BurstView b;
-    b.hash = hs.data();
-    b.bytes = bs.data();
-    b.n = kN;
-    b.now = 10;
-    b.drain = &dv;
+    BurstView b = burst_of(hs, bs, 10, &dv);
     d.assign(b, v, out.data());
-    std::array<std::uint64_t, 2> count{};
-    for (auto m : out) ++count[m];
+    const auto count = per_member(out);
     // Mark exactly the first half of member 0's positions drained: of the
     // flows on member 0, exactly those whose (only) packet lies in that half
     // may start a new flowlet; the others stay.
@@ -326,24 +343,11 @@ TEST(DynamicQueue, DrainedFlowsDoNotHerdAfterAStall) {
         Dynamic d(queue_config(p));
         const MemberView v = two_members();
         DrainView dv;
-        std::vector<std::uint32_t> hs, bs(8, 1000);
-        std::vector<bool> used(d.config().table_entries, false);
-        for (std::uint32_t x = 1; hs.size() < 8; ++x) {
-            const std::uint32_t h = 0x9E3779B9u * x;
-            if (used[d.entry_index(h)]) continue;
-            used[d.entry_index(h)] = true;
-            hs.push_back(h);
-        }
+        const std::vector<std::uint32_t> hs = distinct_entry_hashes(d, 8), bs(8, 1000);
         std::vector<std::uint8_t> first(8), again(8);
-        BurstView b;
-        b.hash = hs.data();
-        b.bytes = bs.data();
-        b.n = 8;
-        b.now = 1000;
-        b.drain = &dv;
+        BurstView b = burst_of(hs, bs, 1000, &dv);
         d.assign(b, v, first.data());
-        std::array<std::uint64_t, 2> count{};
-        for (auto m : first) ++count[m];
+        const auto count = per_member(first);
         EXPECT_EQ(count[0], 4u) << to_string(p);
         // A long stall: everything left both members, the estimator is back to zero.
         dv.handed = {count[0], count[1]};
@@ -355,15 +359,10 @@ TEST(DynamicQueue, DrainedFlowsDoNotHerdAfterAStall) {
         EXPECT_EQ(d.counters().flowlet_starts, 16u);
         // Now member 0 carried much more lately: the flows drained there may
         // leave it, but only one per chunk.
-        std::vector<std::uint32_t> heavy(32, 0x12345u), heavy_bytes(32, 9000);
-        BurstView hb;
-        hb.hash = heavy.data();
-        hb.bytes = heavy_bytes.data();
-        hb.n = 32;
-        hb.now = b.now + 1;
+        const std::vector<std::uint32_t> heavy(32, 0x12345u), heavy_bytes(32, 9000);
+        const BurstView hb = burst_of(heavy, heavy_bytes, b.now + 1, &dv);
         dv.handed = {count[0] + 4, count[1] + 4};
         dv.drained = {0, 0};
-        hb.drain = &dv;
         std::vector<std::uint8_t> sink(32);
         d.assign(hb, v, sink.data());   // one new flow, 288 KB, all on one member
         const std::uint8_t loaded = sink[0];
@@ -382,18 +381,11 @@ TEST(DynamicQueue, NeverMovesIntoAFullerMember) {
     const MemberView v = two_members();
     DrainView dv;
     constexpr std::uint16_t kN = 64;
-    std::vector<std::uint32_t> hs(kN), bs(kN, 500);
-    for (std::uint32_t i = 0; i < kN; ++i) hs[i] = 0x9E3779B9u * (i + 1);
+    const std::vector<std::uint32_t> hs = distinct_entry_hashes(d, kN), bs(kN, 500);
     std::vector<std::uint8_t> first(kN), again(kN);
-    BurstView b;
-    b.hash = hs.data();
-    b.bytes = bs.data();
-    b.n = kN;
-    b.now = 100;
-    b.drain = &dv;
+    BurstView b = burst_of(hs, bs, 100, &dv);
     d.assign(b, v, first.data());
-    std::array<std::uint64_t, 2> count{};
-    for (auto m : first) ++count[m];
+    const auto count = per_member(first);
     ASSERT_GT(count[0], 5u);
     ASSERT_GT(count[1], 5u);
     dv.handed = {count[0] + 100, count[1]};
