@@ -49,6 +49,7 @@ constexpr std::uint64_t kEmptyStamp = std::uint64_t{kNoMember} << kStampBits;
 // resolution: 16 ticks (~5 ns), wrapping after 2^36 ticks (~20 s at 3.5 GHz)
 // — only the moves_held counter reads it.
 constexpr unsigned kSeenShift = 4;
+constexpr Tick kSlowPeriods = 64;
 // Sign-extend a difference modulo 2^56.
 inline std::int64_t sext56(std::uint64_t x) {
     return static_cast<std::int64_t>(x << (64 - kStampBits)) >> (64 - kStampBits);
@@ -223,6 +224,14 @@ struct Dynamic::Impl {
 
     // CONGA discounting rate estimator, per member index.
     std::array<double, kMaxMembers> dre{};
+    // Queue timing: the same estimator over kSlowPeriods x longer periods
+    // (~10 ms with CONGA's 20 us T_dre): whether moving a known flow helps
+    // is judged on it, so that a pause which decays the fast one to zero
+    // looks neither like an even split nor like an idle member.
+    std::array<double, kMaxMembers> slow{};
+    std::array<double, kMaxMembers> slow_norm{};   // slow / share, per member (this burst)
+    std::array<double, kMaxMembers> inv_share{};   // 1 / share, per member (this burst)
+    Tick slow_last = 0;
     std::array<double, 64> decay_pow2{};   // (1 - alpha)^(2^i)
     std::uint64_t decay_zero_after = 0;    // periods after which X has decayed to nothing
     Tick dre_last = 0;
@@ -367,19 +376,28 @@ void Dynamic::Impl::advance(Tick now, const Snapshot& sn) {
     if (!started) {
         started = true;
         dre_last = now;
+        slow_last = now;
         rb_cur_start = rb_prev_start = now;
     }
-    if (now >= dre_last + cfg.dre_period) {
-        const std::uint64_t periods = (now - dre_last) / cfg.dre_period;
-        if (periods != 0) {
-            dre_last += periods * cfg.dre_period;
-            double factor = 0;
-            if (periods < decay_zero_after) {
-                factor = 1.0;
-                for (std::uint64_t p = periods, i = 0; p != 0; p >>= 1, ++i)
-                    if (p & 1u) factor *= decay_pow2[i];
-            }
-            for (auto& x : dre) x *= factor;
+    // Lazy decay of an estimator kept per `period` (factor (1 - alpha)^periods).
+    auto decay = [this, now](std::array<double, kMaxMembers>& x, Tick& last, Tick period) {
+        if (now < last + period) return;
+        const std::uint64_t periods = (now - last) / period;
+        last += periods * period;
+        double factor = 0;
+        if (periods < decay_zero_after) {
+            factor = 1.0;
+            for (std::uint64_t p = periods, i = 0; p != 0; p >>= 1, ++i)
+                if (p & 1u) factor *= decay_pow2[i];
+        }
+        for (auto& v : x) v *= factor;
+    };
+    decay(dre, dre_last, cfg.dre_period);
+    if (cfg.timing == Timing::queue) {
+        decay(slow, slow_last, cfg.dre_period * kSlowPeriods);
+        for (unsigned k = 0; k < sn.n; ++k) {
+            slow_norm[sn.act[k]] = slow[sn.act[k]] * sn.inv[k];
+            inv_share[sn.act[k]] = sn.inv[k];
         }
     }
     if (cfg.rebalance_period == 0 || now < rb_cur_start || now - rb_cur_start < cfg.rebalance_period) return;
@@ -486,9 +504,18 @@ void Dynamic::Impl::run(const std::uint32_t* hash, const std::uint32_t* bytes, s
     // idle spell) go to a lane that rotates from chunk to chunk, not always
     // to the first one: else every flow starting after a pause would land on
     // the lowest member. One unit (2^-24 byte) decides nothing else.
+    // Queue timing: the tie goes to the member the slow estimator finds least
+    // loaded (a flow pausing longer than the fast one's memory still
+    // alternates), rotating among equals.
     if constexpr (P != Policy::random) {
-        const unsigned pref = tie_lane;
+        unsigned pref = tie_lane;
         tie_lane = tie_lane + 1 < sn.n ? tie_lane + 1 : 0;
+        if constexpr (kQueue) {
+            for (unsigned j = 1; j < sn.n; ++j) {
+                const unsigned k = pref + j < sn.n ? pref + j : pref + j - sn.n;
+                if (slow_norm[sn.act[k]] < slow_norm[sn.act[pref]]) pref = k;
+            }
+        }
 #pragma GCC unroll 16
         for (unsigned k = 0; k < kN; ++k) {
             if constexpr (P == Policy::least_loaded)
@@ -579,20 +606,12 @@ void Dynamic::Impl::run(const std::uint32_t* hash, const std::uint32_t* bytes, s
                 if (start & !fresh & (chosen != m)) {
                     bool stay = chunk_moved;
                     if constexpr (P != Policy::random) {
-                        std::int64_t cur = 0, cur_per_byte = 0, best_score = 0, best_per_byte = 0;
-#pragma GCC unroll 16
-                        for (unsigned k = 0; k < kN; ++k) {
-                            const std::int64_t at_cur = -static_cast<std::int64_t>(ln.member[k] == m);
-                            cur |= ln.score[k] & at_cur;
-                            cur_per_byte |= ln.per_byte[k] & at_cur;
-                            best_score |= ln.score[k] & mask[k];
-                            best_per_byte |= ln.per_byte[k] & mask[k];
-                        }
-                        const std::int64_t b = bytes[i];
-                        const bool worth = P == Policy::least_loaded
-                                               ? cur - best_score > b * (cur_per_byte + best_per_byte)
-                                               : best_score - cur > (b << (kFixedShift + 1));
-                        stay = stay | !worth;
+                        // Worth it when the slow estimator puts the current
+                        // member above the chosen one by more than this
+                        // packet would shift (normalised by the shares).
+                        const unsigned mc = m & (kMaxMembers - 1), mn = chosen & (kMaxMembers - 1);
+                        const double b = bytes[i];
+                        stay = stay | !(slow_norm[mc] - slow_norm[mn] > b * (inv_share[mc] + inv_share[mn]));
                     }
                     // Never into a member that holds more than the flow's own:
                     // a flow cannot leave a queue that then stays full.
@@ -673,6 +692,7 @@ void Dynamic::Impl::run(const std::uint32_t* hash, const std::uint32_t* bytes, s
         for (std::uint16_t i = 0; i < n; ++i)   // mask, not `?:`: GCC would branch on it
             sum += bytes[i] & (0u - static_cast<std::uint32_t>(out[i] == m));
         dre[m] += static_cast<double>(sum);
+        if constexpr (kQueue) slow[m] += static_cast<double>(sum);
         if constexpr (kRebalance) rb_bytes_cur[m] += sum;
         if constexpr (kQueue) handed[m] = ln.pos[k];
         if constexpr (P == Policy::tokens) {

@@ -166,15 +166,20 @@ class MigrateCommand(unittest.TestCase):
 class Expansion(unittest.TestCase):
     def test_e1_short(self):
         head, runs = dry(os.path.join(SCENARIOS, "e1-short.ini"))
-        self.assertIn("4 runs (6 combinations, 0 skipped by rules, 2 collapsed)", head)
+        # dynamic: 2 timings x 3 gaps, less sender+auto (skip rule); hash and roundrobin: one run each
+        self.assertIn("7 runs (18 combinations, 1 skipped by rules, 10 collapsed)", head)
         cmds = {r["label"]: r["cmd"] for r in runs}
-        dyn = cmds["members=2 skew=200us mode=dynamic flowlet-gap=400us"]  # 2*skew resolved
+        dyn = cmds["members=2 skew=200us mode=dynamic flowlet-timing=queue flowlet-gap=400us"]  # 2*skew resolved
         self.assertIn("--flowlet-gap 400us", dyn)
+        self.assertIn("--flowlet-timing queue", dyn)
+        auto = cmds["members=2 skew=200us mode=dynamic flowlet-timing=queue flowlet-gap=auto"]
+        self.assertIn("--flowlet-gap auto", auto)
         self.assertIn("--delays 0,200us", dyn)
         self.assertIn("--rates 10G,10G", dyn)
         hash_cmd = cmds["members=2 skew=200us mode=hash"]  # flowlet-gap not used by hash: one run
         self.assertNotIn("--flowlet-gap", hash_cmd)
-        self.assertEqual(len(set(r["id"] for r in runs)), 4)
+        self.assertNotIn("--flowlet-timing", hash_cmd)
+        self.assertEqual(len(set(r["id"] for r in runs)), 7)
 
     def test_order_seeds_outermost_and_skew_spread(self):
         with Scenario("repetitions = 2\n[run]\nrates = 1G\n[sweep]\nmembers = 4\nskew = 0 ; 300us\n") as path:

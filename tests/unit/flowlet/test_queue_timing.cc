@@ -374,6 +374,30 @@ TEST(DynamicQueue, DrainedFlowsDoNotHerdAfterAStall) {
     }
 }
 
+// One flow sending flowlets of 40 packets with a pause after each (longer
+// than the fast estimator's memory): every flowlet may go to the other
+// member, and least-loaded alternates them — the pause must not look like an
+// even split that keeps the flow where it is.
+TEST(DynamicQueue, LonePausedFlowAlternatesMembers) {
+    Dynamic d(queue_config(Policy::least_loaded));
+    const MemberView v = two_members();
+    DrainView dv;
+    std::array<std::uint64_t, 2> packets{};
+    Tick now = 1000;
+    for (int flowlet = 0; flowlet < 200; ++flowlet) {
+        for (int i = 0; i < 40; ++i, now += 100) {
+            const std::uint8_t m = send1(d, v, now, 0xABCDEFu, dv);
+            ASSERT_LT(m, 2u);
+            ++dv.handed[m];
+            ++packets[m];
+        }
+        dv.drained = dv.handed;   // the pause: everything left
+        now += 200'000;
+    }
+    EXPECT_GT(d.counters().member_moves, 150u);
+    EXPECT_NEAR(static_cast<double>(packets[0]) / 8000.0, 0.5, 0.05);
+}
+
 // A flow is never moved into a member whose queue holds more than its own
 // member's: it could not leave again while that queue stays full.
 TEST(DynamicQueue, NeverMovesIntoAFullerMember) {
