@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: BSD-3-Clause
 // flowlet::Dynamic: the per-packet decision of the `dynamic` mode.
 //
-// Args: {flows, policy, members, delta_us, lookahead}. A pre-generated stream
+// Args: {flows, policy, members, delta_us, lookahead, queue}. A pre-generated stream
 // of flow hashes (flows drawn uniformly at random) is cut into bursts of 32;
 // time advances 3.2 us per burst (10 Mpps) in 1-ns ticks. The table has 2
 // entries per flow (1M flows -> 2M entries -> 32 MiB). With delta = 500 us
@@ -9,6 +9,9 @@
 // runs each time); with delta = 1 s flows stay active (lookup + refresh
 // only). lookahead = 1: assign() is given the next burst's hashes and keeps
 // prefetching into it (as a data plane that hashes one RX burst ahead would).
+// queue = 1: queue timing; each burst's packets are handed to their members and
+// everything but the last 64 packets of each member has drained (a member
+// queue of 64 packets), as flowlet::DrainClock would report it.
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
@@ -17,6 +20,7 @@
 #include <cstdlib>
 #include <random>
 #include <memory>
+#include <string>
 #include <vector>
 
 #ifdef __linux__
@@ -42,13 +46,26 @@ void BM_FlowletAssign(benchmark::State& state) {
     const auto members = static_cast<std::uint8_t>(state.range(2));
     const auto delta_us = static_cast<Tick>(state.range(3));
     const bool lookahead = state.range(4) != 0;
+    const bool queue = state.range(5) != 0;
 
     fl::DynamicConfig cfg;
     cfg.table_entries = 2 * flows;
     cfg.delta = delta_us * 1000;
     cfg.dre_period = 20'000;   // CONGA: T_dre 20 us, alpha 1/8 -> tau 160 us
     cfg.policy = policy;
+    cfg.timing = queue ? fl::Timing::queue : fl::Timing::sender;
     fl::Dynamic dyn(cfg);
+    flowteam::DrainView drain;
+    drain.gap.fill(50'000);
+    // What the caller's DrainClock does per burst (queue timing): count the
+    // packets handed to each member, mark all but the newest 64 drained.
+    auto hand = [&](const std::uint8_t* o) {
+        for (std::uint16_t i = 0; i < kBurstSize; ++i) ++drain.handed[o[i] & 15];
+        for (std::uint8_t m = 0; m < members; ++m) {
+            drain.drained[m] = drain.handed[m] > 64 ? drain.handed[m] - 64 : 0;
+            drain.backlog[m] = drain.handed[m] - drain.drained[m];
+        }
+    };
 
     MemberView view;
     view.n_members = members;
@@ -72,12 +89,14 @@ void BM_FlowletAssign(benchmark::State& state) {
     BurstView burst;
     burst.bytes = bytes.data();
     burst.n = kBurstSize;
+    if (queue) burst.drain = &drain;
     Tick now = 1'000'000;
     // Warm-up: every flow seen once (table populated, pages touched).
     for (std::size_t pos = 0; pos + kBurstSize <= stream_len; pos += kBurstSize) {
         burst.hash = stream.data() + pos;
         burst.now = now += kTicksPerBurst;
         dyn.assign(burst, view, out);
+        if (queue) hand(out);
     }
     const fl::DynamicCounters before = dyn.counters();
 
@@ -91,6 +110,7 @@ void BM_FlowletAssign(benchmark::State& state) {
             dyn.assign(burst, view, out);
         benchmark::DoNotOptimize(out);
         benchmark::ClobberMemory();
+        if (queue) hand(out);
         pos += kBurstSize;
         if (pos + kBurstSize > stream_len) pos = 0;
     }
@@ -106,21 +126,23 @@ void BM_FlowletAssign(benchmark::State& state) {
     state.counters["starts_pct"] =
         100.0 * static_cast<double>(after.flowlet_starts - before.flowlet_starts) /
         std::max(1.0, static_cast<double>(after.packets - before.packets));
-    state.SetLabel(fl::to_string(policy));
+    state.SetLabel(std::string(fl::to_string(policy)) + (queue ? " queue" : " sender"));
 }
 
 void FlowletArgs(benchmark::internal::Benchmark* b) {
-    b->ArgNames({"flows", "policy", "members", "delta_us", "lookahead"});
-    for (const std::int64_t flows : {1 << 10, 1 << 16, 1 << 20})
-        for (const std::int64_t policy : {0, 1, 2}) b->Args({flows, policy, 2, 500, 0});
+    b->ArgNames({"flows", "policy", "members", "delta_us", "lookahead", "queue"});
+    for (const std::int64_t queue : {0, 1})
+        for (const std::int64_t flows : {1 << 10, 1 << 16, 1 << 20})
+            for (const std::int64_t policy : {0, 1, 2}) b->Args({flows, policy, 2, 500, 0, queue});
     // More members (longer policy loop), long-lived flows (no policy at all).
-    b->Args({1 << 20, 0, 4, 500, 0});
-    b->Args({1 << 20, 0, 16, 500, 0});
-    b->Args({1 << 20, 0, 2, 1'000'000, 0});
+    b->Args({1 << 20, 0, 4, 500, 0, 0});
+    b->Args({1 << 20, 0, 16, 500, 0, 0});
+    b->Args({1 << 20, 0, 2, 1'000'000, 0, 0});
+    b->Args({1 << 20, 0, 4, 500, 0, 1});
     // With look-ahead prefetch of the next burst.
     for (const std::int64_t flows : {1 << 16, 1 << 20})
-        for (const std::int64_t policy : {0, 1, 2}) b->Args({flows, policy, 2, 500, 1});
-    b->Args({1 << 20, 0, 2, 1'000'000, 1});
+        for (const std::int64_t policy : {0, 1, 2}) b->Args({flows, policy, 2, 500, 1, 0});
+    b->Args({1 << 20, 0, 2, 1'000'000, 1, 0});
 }
 
 BENCHMARK(BM_FlowletAssign)->Apply(FlowletArgs)->Unit(benchmark::kNanosecond);

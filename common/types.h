@@ -68,7 +68,8 @@ struct DrainView {
     std::array<std::uint64_t, kMaxMembers> drained{};
     // The time between a departure from m and the earliest safe move (the
     // member's delay skew + delta), in ticks: only used to count moves held
-    // back (a flow idle that long at the sender whose packets had not left).
+    // back (a flow idle at the sender for the smallest of these whose
+    // packets had not left).
     std::array<Tick, kMaxMembers> gap{};
     // Packets handed to member m that have not left it yet, as far as known
     // now (a known flow never moves to a member that holds more than its own:

@@ -230,7 +230,6 @@ struct Dynamic::Impl {
     // looks neither like an even split nor like an idle member.
     std::array<double, kMaxMembers> slow{};
     std::array<double, kMaxMembers> slow_norm{};   // slow / share, per member (this burst)
-    std::array<double, kMaxMembers> inv_share{};   // 1 / share, per member (this burst)
     Tick slow_last = 0;
     std::array<double, 64> decay_pow2{};   // (1 - alpha)^(2^i)
     std::uint64_t decay_zero_after = 0;    // periods after which X has decayed to nothing
@@ -395,10 +394,7 @@ void Dynamic::Impl::advance(Tick now, const Snapshot& sn) {
     decay(dre, dre_last, cfg.dre_period);
     if (cfg.timing == Timing::queue) {
         decay(slow, slow_last, cfg.dre_period * kSlowPeriods);
-        for (unsigned k = 0; k < sn.n; ++k) {
-            slow_norm[sn.act[k]] = slow[sn.act[k]] * sn.inv[k];
-            inv_share[sn.act[k]] = sn.inv[k];
-        }
+        for (unsigned k = 0; k < sn.n; ++k) slow_norm[sn.act[k]] = slow[sn.act[k]] * sn.inv[k];
     }
     if (cfg.rebalance_period == 0 || now < rb_cur_start || now - rb_cur_start < cfg.rebalance_period) return;
 
@@ -536,14 +532,42 @@ void Dynamic::Impl::run(const std::uint32_t* hash, const std::uint32_t* bytes, s
     // new flows, moves, collisions in 16-bit fields.
     std::uint64_t packed = 0;
     std::uint32_t n_lost = 0, n_rb = 0, n_held = 0;
-    bool chunk_moved = false;   // queue timing: a known flow changed member in this chunk
-    // Queue timing: the member's gap in last-seen units (saturated: never held).
-    std::array<std::uint32_t, kMaxMembers> gap_seen{};
-    const auto now_seen = static_cast<std::uint32_t>(now >> kSeenShift);
+    // Queue timing: a known flow changes member at most once per chunk, and
+    // only from m to a member n in may_move_to[m]: one that holds no more
+    // packets than m (a flow cannot leave a queue that then stays full) and,
+    // for least-loaded / tokens, that the slow estimator finds lighter than m
+    // by more than the chunk's largest packet would shift. After a stall
+    // every queue has drained and every flow may start a flowlet at once:
+    // they would herd to the member whose fast estimator is lowest (or, with
+    // an estimator decayed to zero, to whichever wins the tie), and queue
+    // timing cannot move a flow back off a member whose queue stays full.
+    std::uint32_t chunk_moved = 0;   // 1 once a known flow changed member in this chunk
+    std::array<std::uint32_t, kMaxMembers> may_move_to{};
+    std::array<std::int64_t, kN> token_fix{};   // tokens: payments moved off vetoed picks
     if constexpr (kQueue) {
-        for (unsigned m = 0; m < kMaxMembers; ++m) {
-            const Tick g = dv.gap[m] >> kSeenShift;
-            gap_seen[m] = g < 0xFFFFFFFFull ? static_cast<std::uint32_t>(g) : 0xFFFFFFFFu;
+        std::uint32_t b_max = 0;
+        for (std::uint16_t i = 0; i < n; ++i) b_max = std::max(b_max, bytes[i]);
+        const double b = b_max;
+        for (unsigned x = 0; x < sn.n; ++x) {
+            const std::uint8_t mx = sn.act[x];
+            std::uint32_t bits = 0;
+            for (unsigned y = 0; y < sn.n; ++y) {
+                const std::uint8_t my = sn.act[y];
+                const bool lighter = P == Policy::random || slow_norm[mx] - slow_norm[my] > b * (sn.inv[x] + sn.inv[y]);
+                if (y != x && lighter && dv.backlog[my] <= dv.backlog[mx]) bits |= 1u << my;
+            }
+            may_move_to[mx] = bits;
+        }
+    }
+    // Queue timing: the smallest member gap in last-seen units (saturated:
+    // never held) — a flow idle that long at the sender would have started a
+    // flowlet under the classic rule.
+    const auto now_seen = static_cast<std::uint32_t>(now >> kSeenShift);
+    std::uint32_t gap_seen = 0xFFFFFFFFu;
+    if constexpr (kQueue) {
+        for (unsigned k = 0; k < sn.n; ++k) {
+            const Tick g = dv.gap[sn.act[k]] >> kSeenShift;
+            gap_seen = std::min<std::uint32_t>(gap_seen, g < 0xFFFFFFFFull ? static_cast<std::uint32_t>(g) : 0xFFFFFFFFu);
         }
     }
 
@@ -577,10 +601,16 @@ void Dynamic::Impl::run(const std::uint32_t* hash, const std::uint32_t* bytes, s
             // Held: idle at the sender for the member's gap (the classic rule
             // would move it), but its packets had not left early enough.
             const std::uint32_t seen_age = now_seen - e.period_bytes;
-            n_held += !start & !lost & same & (seen_age >= gap_seen[m & (kMaxMembers - 1)]);
+            n_held += !start & !lost & same & (seen_age >= gap_seen);
         }
         std::uint32_t chosen = m;
         std::array<std::int64_t, kN> mask;   // all ones on the chosen member's lane
+        // Queue timing: the member the packet really takes. The lane scores
+        // follow the policy's pick (`chosen`, the decision chain); a pick the
+        // move rules veto keeps the flow on m, and only the positions, the
+        // entry, the output and (tokens) a correction at the commit see that.
+        std::uint32_t actual = m;
+        bool veto = false;
         if (start | lost) {
             const unsigned best = pick<P, kN>(sn, ln);
             if constexpr (P == Policy::random && !kQueue) {
@@ -594,35 +624,15 @@ void Dynamic::Impl::run(const std::uint32_t* hash, const std::uint32_t* bytes, s
                 }
             }
             if constexpr (kQueue) {
-                // A known flow changes member only when that helps by more
-                // than its own packet (least-loaded / tokens: equal or nearly
-                // equal loads keep it where it is), and at most one known flow
-                // per chunk. After a stall every queue has drained and every
-                // flow may start a flowlet at once: they would herd to the
-                // member whose estimator is lowest (or, with an estimator
-                // decayed to zero, to whichever wins the tie), and queue
-                // timing cannot move a flow back off a member whose queue
-                // then stays full.
-                if (start & !fresh & (chosen != m)) {
-                    bool stay = chunk_moved;
-                    if constexpr (P != Policy::random) {
-                        // Worth it when the slow estimator puts the current
-                        // member above the chosen one by more than this
-                        // packet would shift (normalised by the shares).
-                        const unsigned mc = m & (kMaxMembers - 1), mn = chosen & (kMaxMembers - 1);
-                        const double b = bytes[i];
-                        stay = stay | !(slow_norm[mc] - slow_norm[mn] > b * (inv_share[mc] + inv_share[mn]));
-                    }
-                    // Never into a member that holds more than the flow's own:
-                    // a flow cannot leave a queue that then stays full.
-                    stay = stay | (dv.backlog[chosen & (kMaxMembers - 1)] > dv.backlog[m & (kMaxMembers - 1)]);
-                    if (stay) {
-                        chosen = m;
-#pragma GCC unroll 16
-                        for (unsigned k = 0; k < kN; ++k) mask[k] = -static_cast<std::int64_t>(ln.member[k] == chosen);
-                    }
-                    chunk_moved = chunk_moved | !stay;
-                }
+                // A known flow changes member only where may_move_to allows
+                // it (worth it on the slow estimator, not into a fuller
+                // member) and at most once per chunk (see above the loop).
+                // Branch-free: whether a pick is vetoed is as good as random.
+                const std::uint32_t known_move = static_cast<std::uint32_t>(start & !fresh) & (chosen != m);
+                const std::uint32_t ok = ~chunk_moved & (may_move_to[m & (kMaxMembers - 1)] >> (chosen & 31u)) & 1u;
+                veto = (known_move & ~ok & 1u) != 0;
+                chunk_moved |= known_move & ok;
+                actual = chosen ^ ((chosen ^ m) & (0u - static_cast<std::uint32_t>(veto)));
             }
         } else if constexpr (P != Policy::random || kQueue) {
 #pragma GCC unroll 16
@@ -650,7 +660,8 @@ void Dynamic::Impl::run(const std::uint32_t* hash, const std::uint32_t* bytes, s
             pb = sum < pb ? ~std::uint32_t{0} : sum;
             e.period_bytes = pb;
         }
-        const bool moved = start & !fresh & (chosen != m);
+        if constexpr (!kQueue) actual = chosen;
+        const bool moved = start & !fresh & (actual != m);
         const bool coll = !start & !same;
         packed += std::uint64_t{start} | (std::uint64_t{fresh} << 16) | (std::uint64_t{moved} << 32) |
                   (std::uint64_t{coll} << 48);
@@ -661,15 +672,24 @@ void Dynamic::Impl::run(const std::uint32_t* hash, const std::uint32_t* bytes, s
             std::uint64_t pos = 0;
 #pragma GCC unroll 16
             for (unsigned k = 0; k < kN; ++k) {
-                ln.pos[k] -= static_cast<std::uint64_t>(mask[k]);   // +1 on the chosen lane
-                pos |= ln.pos[k] & static_cast<std::uint64_t>(mask[k]);
+                const auto at = static_cast<std::uint64_t>(-static_cast<std::int64_t>(ln.member[k] == actual));
+                ln.pos[k] -= at;   // +1 on the lane of the member it takes
+                pos |= ln.pos[k] & at;
             }
-            e.stamp = (pos & kStampMask) | (std::uint64_t{chosen} << kStampBits);
+            e.stamp = (pos & kStampMask) | (std::uint64_t{actual} << kStampBits);
             e.period_bytes = now_seen;
+            if constexpr (P == Policy::tokens) {
+                // A vetoed pick paid on the picked lane: move the payment to m's (committed below).
+                const std::int64_t paid = static_cast<std::int64_t>(bytes[i]) << kFixedShift;
+                const std::int64_t v = -static_cast<std::int64_t>(veto);
+#pragma GCC unroll 16
+                for (unsigned k = 0; k < kN; ++k)
+                    token_fix[k] += (paid & mask[k] & v) - (paid & v & -static_cast<std::int64_t>(ln.member[k] == m));
+            }
         } else {
             e.stamp = now56 | (std::uint64_t{chosen} << kStampBits);
         }
-        out[i] = static_cast<std::uint8_t>(chosen);
+        out[i] = static_cast<std::uint8_t>(actual);
         if constexpr (P != Policy::random) {
             const std::int64_t b = bytes[i];
 #pragma GCC unroll 16
@@ -698,7 +718,7 @@ void Dynamic::Impl::run(const std::uint32_t* hash, const std::uint32_t* bytes, s
         if constexpr (P == Policy::tokens) {
             // Bounded so that no member drifts forever (e.g. while an elephant pins another one).
             const auto bound = static_cast<double>(cfg.token_bound_bytes);
-            tokens[m] = std::clamp(static_cast<double>(ln.score[k]) / kFixedOne, -bound, bound);
+            tokens[m] = std::clamp(static_cast<double>(ln.score[k] + token_fix[k]) / kFixedOne, -bound, bound);
         }
     }
     ctr.packets += n;

@@ -30,7 +30,7 @@
 //     member's send order instead of a time, and BurstView::drain says
 //     which positions are safe to leave. A flowlet start refused because the
 //     packets had not drained, although the flow had been idle at the sender
-//     for the member's gap, is counted in `moves_held`.
+//     for the smallest member gap (skew + delta), is counted in `moves_held`.
 //
 // Key property: a flow's member changes only at a flowlet start, except for
 // forced moves (rebalance_moves) and moves off a member that went down
@@ -104,7 +104,7 @@ struct DynamicCounters {
     std::uint64_t member_lost_moves = 0; // active entries moved because their member went down
     std::uint64_t collisions = 0;        // packets whose flow shared an active entry with another flow
     std::uint64_t no_member = 0;         // packets with no active member (kNoMember returned)
-    std::uint64_t moves_held = 0;        // queue timing: idle at the sender for the member's gap, but its
+    std::uint64_t moves_held = 0;        // queue timing: idle at the sender for the smallest member gap, but its
                                          // packets had not left the member early enough: kept there
 };
 
