@@ -563,6 +563,11 @@ void Dynamic::Impl::run(const std::uint32_t* hash, const std::uint32_t* bytes, s
     // never held) — a flow idle that long at the sender would have started a
     // flowlet under the classic rule.
     const auto now_seen = static_cast<std::uint32_t>(now >> kSeenShift);
+    std::uint64_t pending = 0;   // queue timing: above every member's handed position
+    if constexpr (kQueue) {
+        for (unsigned k = 0; k < sn.n; ++k) pending = std::max(pending, handed[sn.act[k]]);
+        pending = (pending + 1 + kBurstSize) & kStampMask;
+    }
     std::uint32_t gap_seen = 0xFFFFFFFFu;
     if constexpr (kQueue) {
         for (unsigned k = 0; k < sn.n; ++k) {
@@ -668,15 +673,9 @@ void Dynamic::Impl::run(const std::uint32_t* hash, const std::uint32_t* bytes, s
         n_lost += lost;
         e.sig = fresh ? h : sig;
         if constexpr (kQueue) {
-            // The packet's position in its member's send order.
-            std::uint64_t pos = 0;
-#pragma GCC unroll 16
-            for (unsigned k = 0; k < kN; ++k) {
-                const auto at = static_cast<std::uint64_t>(-static_cast<std::int64_t>(ln.member[k] == actual));
-                ln.pos[k] -= at;   // +1 on the lane of the member it takes
-                pos |= ln.pos[k] & at;
-            }
-            e.stamp = (pos & kStampMask) | (std::uint64_t{actual} << kStampBits);
+            // A position past everything handed so far (not drained on any
+            // member) until the pass below numbers the chunk's packets.
+            e.stamp = pending | (std::uint64_t{actual} << kStampBits);
             e.period_bytes = now_seen;
             if constexpr (P == Policy::tokens) {
                 // A vetoed pick paid on the picked lane: move the payment to m's (committed below).
@@ -699,6 +698,22 @@ void Dynamic::Impl::run(const std::uint32_t* hash, const std::uint32_t* bytes, s
                 else   // tokens: every member earns its share of the bytes, the chosen one pays them
                     ln.score[k] += b * ln.per_byte[k] - ((b << kFixedShift) & mask[k]);
             }
+        }
+    }
+
+    // Queue timing: each packet's position in its member's send order, in
+    // packet order (the last packet mapped to an entry writes it last).
+    if constexpr (kQueue) {
+        for (std::uint16_t i = 0; i < n; ++i) {
+            std::uint64_t pos = 0;
+#pragma GCC unroll 16
+            for (unsigned k = 0; k < kN; ++k) {
+                const auto at = static_cast<std::uint64_t>(-static_cast<std::int64_t>(ln.member[k] == out[i]));
+                ln.pos[k] -= at;   // +1 on the lane of the member it takes
+                pos |= ln.pos[k] & at;
+            }
+            Entry& e = t[idx[i]];
+            e.stamp = (pos & kStampMask) | (std::uint64_t{out[i]} << kStampBits);
         }
     }
 
