@@ -245,15 +245,7 @@ void WireStage::poll(Tick now) noexcept {
     // delays made, whatever the loop's speed.
     std::uint16_t budget = kDeliverBudget;
     while (budget != 0) {
-        std::uint8_t best = kNoMember;
-        Tick best_t = now;
-        for (std::uint8_t m = 0; m < n_; ++m) {
-            const Tick t = links_[m]->next_arrival();
-            if (t <= best_t && (best == kNoMember || t < best_t)) {
-                best = m;
-                best_t = t;
-            }
-        }
+        const std::uint8_t best = emulation::first_arrival(links_, n_, now);
         if (best == kNoMember) break;
         rte_mbuf* pkt = nullptr;
         Tick arr = 0, dep = 0;

@@ -416,6 +416,24 @@ private:
 
 void throw_lost_capacity(std::uint32_t lost_cap, std::uint32_t ring_capacity); // [[noreturn]]
 
+// The k-way merge that hands the packets of several links over in arrival
+// order: the index (< n) of the link whose oldest held packet arrives first,
+// no later than `now` (ties: the lowest index), or kNoMember when none has
+// arrived yet. `links[i]` is anything with ->next_arrival().
+template <class Links>
+std::uint8_t first_arrival(const Links& links, std::uint8_t n, Tick now) {
+    std::uint8_t best = kNoMember;
+    Tick best_t = now;
+    for (std::uint8_t m = 0; m < n; ++m) {
+        const Tick t = links[m]->next_arrival();
+        if (t <= best_t && (best == kNoMember || t < best_t)) {
+            best = m;
+            best_t = t;
+        }
+    }
+    return best;
+}
+
 template <class Pkt>
 std::uint32_t EmulatedLink<Pkt>::set_down(Tick now, Pkt* lost, std::uint32_t lost_cap) {
     if (lost_cap < t_.ring_capacity) {

@@ -508,16 +508,8 @@ SimResult simulate(const SimCase& sc, Tick delta, bool saturate) {
     SimResult res;
     res.members = members;
     auto receive = [&](Tick now) {
-        for (;;) {   // k-way merge on arrival, as the testbed wire does
-            std::uint8_t best = kNoMember;
-            Tick best_t = now;
-            for (std::uint8_t m = 0; m < members; ++m) {
-                const Tick t = links[m]->next_arrival();
-                if (t <= best_t && (best == kNoMember || t < best_t)) {
-                    best = m;
-                    best_t = t;
-                }
-            }
+        for (;;) {   // merged in arrival order, as the testbed wire does
+            const std::uint8_t best = emulation::first_arrival(links, members, now);
             if (best == kNoMember) return;
             std::uint64_t pkt = 0;
             if (links[best]->deliver(&pkt, 1, now) == 0) return;
