@@ -16,7 +16,7 @@
 //   idle_members                  members that carried < 1 % of the bytes
 //   member_util, util_max, util_min   emulated link busy time / traffic time
 //   share_<m>, util_<m>           the same per member m (scalars, for tables and plots)
-//   flowlet_starts, member_moves, rebalance_moves (dynamic), flows_started,
+//   flowlet_starts, member_moves, moves_held, rebalance_moves (dynamic), flows_started,
 //   flows_completed, sender_gaps, flows_seen, flows_split, member_changes,
 //   member_changes_below_gap, latency_mean_us, latency_max_us, wire_dropped,
 //   wire_lost, unaccounted, stop_reason
@@ -26,6 +26,9 @@
 //                                 when none completed); fct_incomplete = flows seen
 //                                 that had not all their bytes at the end
 //   rx_share_<m>, rx_idle_members  inbound bytes per receiving member
+// A field the reader needs that a report does not have fails that run ("report
+// not understood: metric field 'rx.reorder.reordered' missing") instead of
+// reading 0: a renamed counter cannot silently zero a metric and its checks.
 // `flowteam migrate` runs: see migrate_metrics below (total_time_ms, goodput_gbps
 //   of the migration, downtime_ms, rounds, compression_ratio, pages_verified, ...).
 #pragma once
@@ -44,7 +47,26 @@ namespace flowteam::apps::experiment {
 
 namespace detail {
 
-inline double jnum(const nlohmann::json& j, std::initializer_list<const char*> path, double def = 0.0) {
+// A number the report must have: a missing or non-numeric field throws
+// (the run is recorded as failed, naming the field), so a renamed counter
+// cannot silently turn a metric and its claim check into 0.
+inline double jnum(const nlohmann::json& j, std::initializer_list<const char*> path) {
+    auto name = [&path] {
+        std::string n;
+        for (const char* k : path) n += (n.empty() ? "" : ".") + std::string(k);
+        return n;
+    };
+    const nlohmann::json* p = &j;
+    for (const char* k : path) {
+        if (!p->is_object() || !p->contains(k)) throw std::runtime_error("metric field '" + name() + "' missing");
+        p = &(*p)[k];
+    }
+    if (p->is_null()) return 0.0;   // written as null: not applicable to this run
+    if (!p->is_number()) throw std::runtime_error("metric field '" + name() + "' is not a number");
+    return p->get<double>();
+}
+// A number only some reports have (e.g. a section of one mode): `def` when absent.
+inline double jnum_or(const nlohmann::json& j, std::initializer_list<const char*> path, double def) {
     const nlohmann::json* p = &j;
     for (const char* k : path) {
         if (!p->is_object() || !p->contains(k)) return def;
@@ -128,6 +150,7 @@ inline ojson engine_metrics(const nlohmann::json& r) {
     const bool dyn = r.contains("tx") && r["tx"].contains("dynamic");
     m["flowlet_starts"] = dyn ? ojson(jnum(r, {"tx", "dynamic", "flowlet_starts"})) : ojson(nullptr);
     m["member_moves"] = dyn ? ojson(jnum(r, {"tx", "dynamic", "member_moves"})) : ojson(nullptr);
+    m["moves_held"] = dyn ? ojson(jnum(r, {"tx", "dynamic", "moves_held"})) : ojson(nullptr);
     m["rebalance_moves"] = dyn ? ojson(jnum(r, {"tx", "dynamic", "rebalance_moves"})) : ojson(nullptr);
     m["flows_started"] = jnum(r, {"tx", "traffic", "flows_started"});
     m["flows_completed"] = jnum(r, {"tx", "traffic", "flows_completed"});

@@ -221,5 +221,31 @@ class Expansion(unittest.TestCase):
                 self.assertGreater(len(runs), 0, name)
 
 
+class Metrics(unittest.TestCase):
+    """A report without a field the metrics need fails that run, naming the
+    field (a renamed counter must not read as 0 and pass a check)."""
+
+    def test_missing_report_field_fails_the_run(self):
+        import json
+        import shutil
+        out = tempfile.mkdtemp(prefix="flowteam-exp-")
+        try:
+            with Scenario("[sweep]\nmode = hash\n") as path:
+                _, runs = dry(path)
+                os.makedirs(os.path.join(out, "runs"))
+                report = {"traffic_s": 1.0, "tx": {"packets": 10, "bytes": 1000},
+                          "rx": {"packets": 10, "bytes": 1000}}   # no rx.reorder
+                with open(os.path.join(out, "runs", runs[0]["id"] + ".json"), "w") as f:
+                    json.dump({"parameters": {}, "report": report}, f)
+                p = experiment(path, "--out", out, "--report-only", "--no-plots")
+            with open(os.path.join(out, "results.jsonl")) as f:
+                recs = [json.loads(line) for line in f if line.strip()]
+            self.assertEqual(len(recs), 1, p.stderr)
+            self.assertEqual(recs[0]["status"], "failed")
+            self.assertIn("metric field 'rx.reorder.unique' missing", recs[0]["error"])
+        finally:
+            shutil.rmtree(out, ignore_errors=True)
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)
