@@ -144,8 +144,12 @@ void add_engine_options(po::options_description& opts, EngineRole role) {
              ? "dynamic: flowlet gap delta: auto (from the members' delays, measured by the receiving side) or a "
                "duration (e.g. 100us); with queue timing a margin on top of the measured skew, with sender timing "
                "the idle time that ends a flowlet"
-             : "dynamic: flowlet gap delta (e.g. 100us); with queue timing a margin that must cover the members' "
-               "delay skew (a sender alone cannot measure it), with sender timing the idle time that ends a flowlet")
+             : "dynamic: flowlet gap delta: a duration (e.g. 100us; with queue timing a margin on top of the skew the "
+               "member pings measure, with sender timing the idle time that ends a flowlet) or auto (queue timing: "
+               "from the pings)")
+        ("member-ping", po::value<std::string>()->default_value("on"),
+         "dynamic, queue timing, tx: ping each member every ms and take half the round trip as its path delay "
+         "(the receiver must be `flowteam rx`): on or off")
         ("flowlet-timing", po::value<std::string>()->default_value("queue"),
          "dynamic: when a flowlet ends: queue (its last packet left the member long enough ago that nothing sent "
          "now can overtake it: never reorders) or sender (idle at the sender for the gap: FLARE's classic rule)")
@@ -242,9 +246,6 @@ dp::EngineOptions engine_options_from(const po::variables_map& vm, EngineRole ro
     if (!packet::parse_hash_policy(str(vm, "hash"), o.team.hash_policy))
         throw UsageError("--hash: '" + str(vm, "hash") + "' (allowed: l2, l23, l3, l34, toeplitz)");
     if (str(vm, "flowlet-gap") == "auto") {
-        if (role != EngineRole::run)
-            throw UsageError("--flowlet-gap: auto needs the members' measured delays, which only the embedded testbed "
-                             "has (flowteam run, migrate, bridge); give a duration, e.g. --flowlet-gap 500us");
         o.flowlet_gap_auto = true;
     } else {
         o.flowlet_gap_ns = parse_duration_ns("--flowlet-gap", str(vm, "flowlet-gap"));
@@ -252,6 +253,12 @@ dp::EngineOptions engine_options_from(const po::variables_map& vm, EngineRole ro
     }
     if (!flowlet::parse_timing(str(vm, "flowlet-timing"), o.flowlet_timing))
         throw UsageError("--flowlet-timing: '" + str(vm, "flowlet-timing") + "' (allowed: queue, sender)");
+    if (str(vm, "member-ping") != "on" && str(vm, "member-ping") != "off")
+        throw UsageError("--member-ping: '" + str(vm, "member-ping") + "' (allowed: on, off)");
+    o.member_ping = str(vm, "member-ping") == "on";
+    if (o.flowlet_gap_auto && role == EngineRole::tx && (o.flowlet_timing != flowlet::Timing::queue || !o.member_ping))
+        throw UsageError("--flowlet-gap: auto on a sender alone needs queue timing with --member-ping on (the pings "
+                         "measure the members); give a duration, e.g. --flowlet-gap 500us");
     if (!flowlet::parse_policy(str(vm, "policy"), o.team.dynamic.policy))
         throw UsageError("--policy: '" + str(vm, "policy") + "' (allowed: least-loaded, tokens, random)");
     {
@@ -520,6 +527,7 @@ nlohmann::json report_json(const dp::EngineReport& r) {
     tx["source_too_small"] = r.source_too_small;
     tx["return_path_rx"] = r.return_path_rx;
     tx["return_path_fed"] = r.return_path_fed;
+    tx["member_pings"] = {{"sent", r.pings_sent}, {"not_sent", r.pings_not_sent}, {"answered", r.pongs}};
     for (std::size_t i = 0; i < packet::kHashLayerCount; ++i)
         tx["hash_layers"][packet::to_string(static_cast<packet::HashLayer>(i))] = r.hash_layers[i];
     tx["team"] = {{"packets", r.team.packets},         {"bytes", r.team.bytes},
@@ -574,6 +582,7 @@ nlohmann::json report_json(const dp::EngineReport& r) {
     rx["bytes"] = r.rx_bytes;
     for (std::size_t i = 0; i < dp::kProbeStatusCount; ++i)
         rx["probe"][emulation::to_string(static_cast<emulation::ProbeStatus>(i))] = r.probe_status[i];
+    rx["member_pings"] = {{"echoed", r.pings_echoed}, {"dropped", r.pings_dropped}};
     rx["handoff"] = r.rx_handoff;
     rx["handoff_full"] = r.rx_handoff_full;
     rx["flows_seen"] = r.flows_seen;
@@ -769,6 +778,19 @@ void print_report(const dp::EngineReport& r, const dp::EngineOptions& o) {
                         static_cast<unsigned long long>(r.dynamic.member_lost_moves),
                         static_cast<unsigned long long>(r.dynamic.collisions));
         std::printf("\n");
+        if (r.pings_sent != 0) {
+            std::printf("    member pings: sent %llu (not sent %llu), answered %llu; path delay (half round trip):",
+                        static_cast<unsigned long long>(r.pings_sent), static_cast<unsigned long long>(r.pings_not_sent),
+                        static_cast<unsigned long long>(r.pongs));
+            for (std::size_t m = 0; m < r.members.size(); ++m) {
+                const auto& mr = r.members[m];
+                if (mr.path_delay_min_us < 0)
+                    std::printf(" m%zu none", m);
+                else
+                    std::printf(" m%zu %.1f-%.1f us", m, mr.path_delay_min_us, mr.path_delay_max_us);
+            }
+            std::printf("\n");
+        }
         for (const auto& f : r.failovers)
             std::printf("    member %u %s at %.3f s: applied %.1f us after detection, buckets moved %u (foreign %u), "
                         "lost %llu\n",

@@ -261,6 +261,8 @@ void build_tx(Run& r) {
 
 // Window of the receiver's delay bounds (two of them are published).
 constexpr std::uint64_t kDelayWindowNs = 100'000'000;
+// Member pings (queue timing on real / memif ports): one per member per period.
+constexpr std::uint64_t kPingPeriodNs = 1'000'000;
 // Automatic flowlet gap: measured spread / 8 + this (covers the granularity
 // of the departure evidence and of the TSC read once per loop).
 constexpr std::uint64_t kAutoGapFloorNs = 1'000;
@@ -272,9 +274,14 @@ constexpr std::uint64_t kAutoGapFloorNs = 1'000;
 void configure_flowlet_timing(Run& r, bool testbed) {
     for (auto& s : r.rx) s->set_measure_delays(testbed, ticks_from_ns(kDelayWindowNs, r.hz));
     if (r.opts.team.mode != teaming::Mode::dynamic || !r.tx) return;
-    if (r.opts.flowlet_gap_auto && !testbed)
-        throw std::invalid_argument("flowlet-gap: auto needs the members' measured delays, which only the embedded "
-                                    "testbed has (flowteam run, migrate, bridge); give a gap, e.g. --flowlet-gap 500us");
+    const bool ping = !testbed && r.opts.member_ping && r.opts.flowlet_timing == flowlet::Timing::queue;
+    if (r.opts.flowlet_gap_auto && !testbed && !ping)
+        throw std::invalid_argument(
+            r.opts.flowlet_timing == flowlet::Timing::queue
+                ? "flowlet-gap: auto needs the members' measured delays: keep --member-ping on, or give a gap, e.g. "
+                  "--flowlet-gap 500us"
+                : "flowlet-gap: auto with sender timing needs the embedded testbed's measurement (flowteam run, migrate, "
+                  "bridge); give a gap, e.g. --flowlet-gap 500us");
     FlowletTimingSetup s;
     s.timing = r.opts.flowlet_timing;
     s.auto_gap = r.opts.flowlet_gap_auto;
@@ -286,6 +293,11 @@ void configure_flowlet_timing(Run& r, bool testbed) {
     for (const auto& p : r.tx_ports) s.tx_desc.push_back(p->setup().tx_desc);
     if (testbed)
         for (auto& x : r.rx) s.delays.push_back(&x->published_delays());
+    if (ping) {
+        s.ping_pool = lookup_pool(r.tx_ports.front()->setup().pool_name);
+        s.ping_period = ticks_from_ns(kPingPeriodNs, r.hz);
+        s.delay_window = ticks_from_ns(kDelayWindowNs, r.hz);
+    }
     r.shared.wire_departures = testbed;
     r.tx->set_flowlet_timing(std::move(s));
     if (!testbed && r.tx->queue_timing()) {
@@ -295,7 +307,8 @@ void configure_flowlet_timing(Run& r, bool testbed) {
             "queue timing: departures modelled at line rate" +
             (with.empty() ? std::string(" (no member port reports TX descriptor status)")
                           : ", corrected by the NIC's TX descriptor status on" + with) +
-            "; path delays are not measured by a sender alone: the flowlet gap must cover the members' skew");
+            (ping ? "; path delays from member pings (half round trip; `flowteam rx` answers them)"
+                  : "; path delays are not measured (--member-ping off): the flowlet gap must cover the members' skew"));
     }
 }
 
@@ -842,6 +855,9 @@ void fill_report(Run& r) {
         rep.source_too_small = r.tx->source().too_small();
         rep.return_path_rx = c.return_path_rx;
         rep.return_path_fed = c.return_path_fed;
+        rep.pings_sent = c.pings_sent;
+        rep.pings_not_sent = c.pings_not_sent;
+        rep.pongs = c.pongs;
         for (std::size_t i = 0; i < packet::kHashLayerCount; ++i) rep.hash_layers[i] = c.hash_layers[i];
         rep.team = r.tx->team().counters();
         // The team's per-packet counters are the TX stage's (count_packets off).
@@ -864,6 +880,18 @@ void fill_report(Run& r) {
             if (r.tx->queue_timing())
                 for (std::uint8_t m = 0; m < r.n; ++m)
                     rep.members[m].flowlet_gap_us = c.m_gap[m] == flowlet::kUnknownDelay ? -1 : us(c.m_gap[m], r.hz);
+            if (c.pings_sent != 0) {
+                for (std::uint8_t m = 0; m < r.n; ++m) {
+                    rep.members[m].path_delay_min_us = delay_us(c.m_ping_lo[m], r.hz);
+                    rep.members[m].path_delay_max_us =
+                        c.m_ping_lo[m] == measure::DelayWindow::kNone ? -1 : us(c.m_ping_hi[m], r.hz);
+                    if (c.m_pongs[m] == 0)
+                        rep.notes.push_back("member " + std::to_string(m) +
+                                            ": no member ping answered (the receiver must be `flowteam rx`); its path "
+                                            "delay was " + (r.opts.flowlet_gap_auto ? "unknown: no flow left it"
+                                                                                    : "taken as 0"));
+                }
+            }
         }
         rep.failovers = r.tx->failovers();
         for (std::uint8_t m = 0; m < r.n; ++m) {
@@ -916,6 +944,8 @@ void fill_report(Run& r) {
         rep.feedback_tx += c.feedback_tx;
         rep.feedback_tx_full += c.feedback_tx_full;
         rep.feedback_alloc_failed += c.feedback_alloc_failed;
+        rep.pings_echoed += c.pings_echoed;
+        rep.pings_dropped += c.pings_dropped;
         rep.flows_untracked += c.untracked;
         rep.flow_restarts += c.flow_restarts;
         rep.member_changes += c.member_changes;
@@ -1106,6 +1136,7 @@ EngineReport run_rx(const EngineOptions& opts) {
     map_rx_lcores(r, choose_rx_lcores(r));
     const bool hw = r.report.rss_mode.rfind("hardware", 0) == 0;
     build_rx(r, /*stamps=*/false, hw ? RxRss::trusted : RxRss::software);
+    for (auto& x : r.rx) x->set_echo_pings(true);   // a sender's member pings go back on their member
     plan_layout(r);
     return finish(r);
 }

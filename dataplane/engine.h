@@ -69,9 +69,13 @@ struct EngineOptions {
     // flowlet/drain.h; delta is the margin on top of the measured skew) or
     // sender (idle at the sender for delta: FLARE's classic rule).
     flowlet::Timing flowlet_timing = flowlet::Timing::queue;
-    // dynamic: delta from the members' measured delays (run_testbed only:
-    // the receiving side measures them); flowlet_gap_ns is then unused.
+    // dynamic: delta from the members' measured delays (run_testbed:
+    // the receiving side measures them; run_tx: member pings); flowlet_gap_ns is then unused.
     bool flowlet_gap_auto = false;
+    // dynamic, queue timing on real / memif ports (run_tx): ping each member
+    // every millisecond and take half the round trip as its path delay (the
+    // receiver must answer: run_rx does). Needed for flowlet_gap_auto there.
+    bool member_ping = true;
     std::uint8_t receiver_primary = 0; // switch-independent: the receiving team's primary member
     packet::ToeplitzKey rss_key{};    // RSS key (and the toeplitz hash policy's key)
 
@@ -190,6 +194,8 @@ struct EngineReport {
     std::uint64_t source_too_small = 0;     // synthetic frames that did not fit an mbuf
     std::uint64_t return_path_rx = 0;       // frames received on the sending member ports (reverse direction)
     std::uint64_t return_path_fed = 0;      // ... of those, handed to FrameSource::on_feedback
+    std::uint64_t pings_sent = 0, pings_not_sent = 0, pongs = 0;   // member pings (tx, queue timing)
+    std::uint64_t pings_echoed = 0, pings_dropped = 0;             // member pings answered (rx)
     std::array<std::uint64_t, packet::kHashLayerCount> hash_layers{};
     teaming::TeamCounters team{};
     bool has_dynamic = false;

@@ -8,6 +8,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "emulation/member_ping.h"
 #include "emulation/probe_header.h"
 #include "packet/flow_key.h"
 #include "teaming/rss.h"
@@ -259,6 +260,32 @@ void RxStage::sink_tick(Tick now, bool called) noexcept {
     }
 }
 
+std::uint32_t RxStage::echo_pings(std::uint32_t n) noexcept {
+    std::uint32_t kept = 0;
+    for (std::uint32_t i = 0; i < n; ++i) {
+        Item& it = items_[i];
+        rte_mbuf* mb = it.m;
+        // The length first: only ping-sized frames have their bytes read here.
+        if (!emulation::maybe_member_ping(mb->pkt_len) || mb->nb_segs != 1 ||
+            !emulation::ping_to_pong(rte_pktmbuf_mtod(mb, std::uint8_t*), mb->data_len)) [[likely]] {
+            items_[kept++] = it;
+            continue;
+        }
+        bool sent = false;
+        if (it.member < fb_ports_.size()) {
+            rte_mbuf* one = mb;
+            sent = rte_eth_tx_burst(fb_ports_[it.member].port, fb_ports_[it.member].queue, &one, 1) == 1;
+        }
+        if (sent) {
+            ++c_.pings_echoed;
+        } else {
+            ++c_.pings_dropped;
+            rte_pktmbuf_free(mb);
+        }
+    }
+    return kept;
+}
+
 void RxStage::poll(Tick now) noexcept {
     std::uint32_t n = 0;
     rte_mbuf* burst[kBurstSize];
@@ -293,6 +320,7 @@ void RxStage::poll(Tick now) noexcept {
             if (k < kBurstSize) break;
         }
     }
+    if (echo_pings_ && n != 0) n = echo_pings(n);
     last_empty_ = n == 0;
     if (n == 0) {
         sink_tick(now, false);

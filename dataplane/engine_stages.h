@@ -153,6 +153,12 @@ struct TxCounters {
     std::uint64_t m_gap[kMaxMembers] = {};      // ticks: queue timing, departure -> earliest safe move (skew + delta)
     std::uint64_t m_handed[kMaxMembers] = {};   // queue timing: positions handed out
     std::uint64_t m_drained[kMaxMembers] = {};  // ... of those, safe to leave as of the last burst
+    std::uint64_t pings_sent = 0;       // member pings (queue timing on real / memif ports)
+    std::uint64_t pings_not_sent = 0;   // ... no mbuf or the port refused it
+    std::uint64_t pongs = 0;            // ... answered
+    std::uint64_t m_pongs[kMaxMembers] = {};
+    std::uint64_t m_ping_lo[kMaxMembers] = {};  // ticks: half round trip, min / max over the window
+    std::uint64_t m_ping_hi[kMaxMembers] = {};  //   (UINT64_MAX / 0: none yet)
     std::uint64_t team_bucket_moves = 0;
     std::uint64_t failovers = 0;
     std::uint64_t return_path_rx = 0; // frames received on the member ports by a sender (freed)
@@ -197,6 +203,12 @@ struct FlowletTimingSetup {
     // RX stages measuring the members' delays (testbed); none: path delays
     // are taken as 0 and delta must cover the members' skew.
     std::vector<const Published<LinkDelays>*> delays;
+    // Real / memif ports: ping each member (emulation/member_ping.h) from
+    // this pool every ping_period and take half the round trip as its path
+    // delay (needs a receiver that answers: `flowteam rx`).
+    rte_mempool* ping_pool = nullptr;
+    Tick ping_period = 0;
+    Tick delay_window = 0;   // ping delay bounds: sliding window (two of them)
 };
 
 class TxStage {
@@ -276,6 +288,8 @@ private:
     void update_delays() noexcept;
     // Real ports with TX descriptor status: what each NIC still holds -> departures.
     void observe_descriptors(Tick now) noexcept;
+    // Member pings: one per member per period while its queue is empty.
+    void send_pings(Tick now) noexcept;
 
     unsigned index_;
     teaming::Team team_;
@@ -317,6 +331,10 @@ private:
     FlowletTimingSetup timing_;
     Tick now_ = 0;   // this loop's tick (for the line-rate model in send)
     std::vector<std::uint16_t> desc_ring_;   // per member: descriptors when the port reports their status, else 0
+    std::array<measure::DelayWindow, kMaxMembers> ping_delay_{};
+    std::array<std::uint32_t, kMaxMembers> ping_seq_{};
+    Tick next_ping_ = 0;
+    std::uint32_t ping_due_ = 0;   // members still to ping in this period (bit m)
     bool any_desc_ = false;
     std::uint32_t desc_countdown_ = 1;
 };
@@ -435,6 +453,8 @@ struct RxCounters {
     std::uint64_t feedback_tx = 0;           // take_feedback frames accepted by the member port
     std::uint64_t feedback_tx_full = 0;      // ... refused by the port (freed)
     std::uint64_t feedback_alloc_failed = 0; // take_feedback not asked: no mbufs
+    std::uint64_t pings_echoed = 0;          // member pings sent back as pongs (not counted as received)
+    std::uint64_t pings_dropped = 0;         // ... not sent back: no port to answer on, or its TX ring full
 };
 
 struct RxQueueRef {
@@ -466,6 +486,9 @@ public:
     // Per-flow measurement (probe parsing, reordering, latency, FCT); off: per-member packets/bytes only.
     void set_measure(bool on) { measure_ = on; }
     void set_restart_flows(bool on) { restart_flows_ = on; }
+    // Answer member pings (emulation/member_ping.h) on the member they came
+    // in on (needs set_feedback's ports); they are not counted as received.
+    void set_echo_pings(bool on) { echo_pings_ = on; }
     // Per-member link delays (path: WireMeta::flight; latency: probe TX
     // timestamp -> arrival), published every millisecond over `window`-tick
     // windows. Needs the testbed wire's stamps.
@@ -524,6 +547,8 @@ private:
     void account(Item& it, Tick now) noexcept;
     void prefetch_flow(const rte_mbuf* mb) const noexcept;
     void sink_tick(Tick now, bool called) noexcept;
+    // Member pings among items_[0..n) are answered and removed; returns the new n.
+    std::uint32_t echo_pings(std::uint32_t n) noexcept;
 
     unsigned index_;
     std::vector<RxQueueRef> queues_;
@@ -553,6 +578,7 @@ private:
     measure::ReorderStats totals_;
     measure::FctStats fct_;
     bool delays_on_ = false;
+    bool echo_pings_ = false;
     Tick delay_window_ = 0;
     std::array<measure::DelayWindow, kMaxMembers> path_{}, lat_{};
     Published<LinkDelays> delays_pub_;

@@ -12,6 +12,7 @@
 #include <string>
 
 #include "dataplane/ext_segments.h"
+#include "emulation/member_ping.h"
 #include "packet/flow_key.h"
 #include "packet/hash.h"
 #include "packet/hash_fast.h"
@@ -218,7 +219,42 @@ void TxStage::set_flowlet_timing(FlowletTimingSetup setup) {
         }
         drain_->use_evidence(m, desc_ring_[m] != 0, true);
     }
-    if (timing_.delays.empty()) drain_->assume_zero_path_delay();
+    // Path delays: measured by the receiving side (testbed) or by pings;
+    // neither: taken as equal, delta must cover the skew.
+    if (timing_.delays.empty() && timing_.ping_pool == nullptr) drain_->assume_zero_path_delay();
+}
+
+void TxStage::send_pings(Tick now) noexcept {
+    if (now >= next_ping_) {
+        next_ping_ = now + timing_.ping_period;
+        ping_due_ = n_members_ >= 32 ? ~0u : (1u << n_members_) - 1u;
+    }
+    const std::uint32_t up = shared_.link_up.load(std::memory_order_relaxed);
+    for (std::uint32_t due = ping_due_ & up; due != 0; due &= due - 1) {
+        const auto m = static_cast<std::uint8_t>(__builtin_ctz(due));
+        // Only behind an empty queue: the round trip is then the path's.
+        if (backlog_[m].n != 0 || drain_->busy_until(m) > now) continue;
+        ping_due_ &= ~(1u << m);
+        rte_mbuf* mb = rte_pktmbuf_alloc(timing_.ping_pool);
+        if (mb == nullptr) [[unlikely]] {
+            ++c_.pings_not_sent;
+            continue;
+        }
+        emulation::MemberPing p;
+        p.member = m;
+        p.seq = ping_seq_[m]++;
+        p.sent = now;
+        const std::size_t len =
+            emulation::build_member_ping(p, rte_pktmbuf_mtod(mb, std::uint8_t*), rte_pktmbuf_tailroom(mb));
+        mb->data_len = static_cast<std::uint16_t>(len);
+        mb->pkt_len = static_cast<std::uint32_t>(len);
+        if (len == 0 || rte_eth_tx_burst(ports_[m].port, ports_[m].queue, &mb, 1) != 1) {
+            rte_pktmbuf_free(mb);
+            ++c_.pings_not_sent;
+            continue;
+        }
+        ++c_.pings_sent;
+    }
 }
 
 bool TxStage::reports_descriptors(std::uint8_t m) const { return m < desc_ring_.size() && desc_ring_[m] != 0; }
@@ -246,6 +282,22 @@ void TxStage::observe_descriptors(Tick now) noexcept {
 }
 
 void TxStage::update_delays() noexcept {
+    if (drain_ && timing_.ping_pool != nullptr) {
+        // Half round trips of the pings. A member that never answered is
+        // taken as 0 with a fixed delta (delta covers the skew, as without
+        // pings) and as unknown with an automatic one (nothing leaves it).
+        for (std::uint8_t m = 0; m < n_members_; ++m) {
+            measure::DelayWindow& w = ping_delay_[m];
+            w.roll(now_, timing_.delay_window);
+            c_.m_ping_lo[m] = w.lo();
+            c_.m_ping_hi[m] = w.hi();
+            if (w.known())
+                drain_->set_path_delay(m, w.lo(), w.hi());
+            else
+                drain_->set_path_delay(m, 0, timing_.auto_gap ? flowlet::kUnknownDelay : 0);
+        }
+        return;
+    }
     if (timing_.delays.empty() || team_.config().mode != teaming::Mode::dynamic) return;
     const LinkDelays d = merge_link_delays(timing_.delays);
     if (drain_) {
@@ -521,6 +573,18 @@ void TxStage::poll_return_path(Tick now) noexcept {
         const std::uint16_t k = rte_eth_rx_burst(ports_[m].port, ports_[m].queue, in, kBurstSize);
         if (k == 0) continue;
         c_.return_path_rx += k;
+        if (timing_.ping_pool != nullptr) {
+            for (std::uint16_t i = 0; i < k; ++i) {
+                emulation::MemberPing p;
+                if (!emulation::maybe_member_ping(in[i]->pkt_len) ||
+                    !emulation::parse_member_ping(rte_pktmbuf_mtod(in[i], const std::uint8_t*), in[i]->data_len, p) ||
+                    p.kind != emulation::kPingKindPong || p.member != m || p.sent > now)
+                    continue;
+                ++c_.pongs;
+                ++c_.m_pongs[m];
+                ping_delay_[m].add((now - p.sent) / 2);
+            }
+        }
         if (fb_target_ != nullptr) {
             RxFrame f[kBurstSize];
             for (std::uint16_t i = 0; i < k; ++i) {
@@ -549,6 +613,9 @@ void TxStage::poll(Tick now) noexcept {
         desc_countdown_ = kDescriptorPollEvery;
         observe_descriptors(now);
     }
+    if (drain_ && timing_.ping_pool != nullptr && shared_.phase.load(std::memory_order_relaxed) == kRun &&
+        (now >= next_ping_ || ping_due_ != 0)) [[unlikely]]
+        send_pings(now);
     const std::uint32_t mask = shared_.link_up.load(std::memory_order_acquire);
     if (mask != known_mask_) [[unlikely]]
         on_membership(mask, now);

@@ -105,6 +105,8 @@ public:
 
     // What the rule uses now: max over members of max(0, hi_m - min lo), and delta.
     Tick skew() const { return skew_; }
+    // Model: when member m's port will have sent everything given to it (0: never used).
+    Tick busy_until(std::uint8_t m) const { return wire_free_[m]; }
     Tick delta() const { return delta_eff_; }
     Tick gap(std::uint8_t m) const { return view_.gap[m]; }
     std::uint64_t handed(std::uint8_t m) const { return handed_[m]; }

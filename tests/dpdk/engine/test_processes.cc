@@ -153,6 +153,54 @@ TEST(EngineProcesses, TxAndRxOverMemifAgreeOnTheirCounters) {
     EXPECT_EQ(rj["parameters"]["members"].size(), 2u);
 }
 
+// Queue timing on a sender alone: member pings measure each member's path
+// (half round trip), `flowteam rx` answers them, and --flowlet-gap auto uses
+// them. The pings are not data: sent = received still holds.
+TEST(EngineProcesses, MemberPingsMeasureTheMembersForAuto) {
+    ASSERT_FALSE(flowteam_bin().empty()) << "FLOWTEAM_BIN is not set";
+    Scratch s;
+    Proc rx = spawn({"rx", "--socket-dir", s.dir(), "--rates", "10G,10G", "--idle-timeout", "1500ms", "--duration",
+                     "60s", "--quiet", "--json", s.path("rx.json")},
+                    s.path("rx.log"));
+    ASSERT_GT(rx.pid, 0);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (!(fs::exists(s.path("team-m0.sock")) && fs::exists(s.path("team-m1.sock"))) &&
+           std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    Proc tx = spawn({"tx", "--socket-dir", s.dir(), "--rates", "10G,10G", "--flows", "12", "--pace", "20M",
+                     "--duration", "1s", "--mode", "dynamic", "--flowlet-gap", "auto", "--quiet", "--json",
+                     s.path("tx.json")},
+                    s.path("tx.log"));
+    const int tx_rc = wait_for(tx, std::chrono::seconds(120));
+    const int rx_rc = wait_for(rx, std::chrono::seconds(120));
+    ASSERT_EQ(tx_rc, 0) << slurp(s.path("tx.log"));
+    ASSERT_EQ(rx_rc, 0) << slurp(s.path("rx.log"));
+    const auto tj = load_json(s.path("tx.json"));
+    const auto rj = load_json(s.path("rx.json"));
+    ASSERT_TRUE(tj.contains("report")) << slurp(s.path("tx.log"));
+    ASSERT_TRUE(rj.contains("report")) << slurp(s.path("rx.log"));
+    const auto& pings = tj["report"]["tx"]["member_pings"];
+    EXPECT_GT(pings["sent"].get<std::uint64_t>(), 100u) << "one per member per ms while idle";
+    EXPECT_GT(pings["answered"].get<std::uint64_t>(), 100u);
+    // Every answer the sender counted was echoed by rx; the last few may still be on their way back at the stop.
+    const auto echoed = rj["report"]["rx"]["member_pings"]["echoed"].get<std::uint64_t>();
+    EXPECT_GE(echoed, pings["answered"].get<std::uint64_t>());
+    EXPECT_LE(echoed, pings["answered"].get<std::uint64_t>() + 8);
+    for (std::size_t m = 0; m < 2; ++m)
+        EXPECT_GE(tj["report"]["members"][m]["path_delay_min_us"].get<double>(), 0.0) << "member " << m << " measured";
+    EXPECT_EQ(tj["report"]["tx"]["dynamic"]["timing"].get<std::string>(), "queue");
+    EXPECT_TRUE(tj["report"]["tx"]["dynamic"]["gap_auto"].get<bool>());
+    // Data only on both sides: the pings are counted apart.
+    EXPECT_EQ(tj["report"]["tx"]["packets"].get<std::uint64_t>(), rj["report"]["rx"]["packets"].get<std::uint64_t>());
+    EXPECT_EQ(rj["report"]["rx"]["probe"]["ok"].get<std::uint64_t>(), rj["report"]["rx"]["packets"].get<std::uint64_t>());
+    EXPECT_EQ(rj["report"]["rx"]["reorder"]["reordered"].get<std::uint64_t>(), 0u);
+    // auto without the pings: one line, exit 2.
+    Proc bad = spawn({"tx", "--socket-dir", s.dir(), "--mode", "dynamic", "--flowlet-gap", "auto", "--member-ping", "off"},
+                     s.path("bad.log"));
+    EXPECT_EQ(wait_for(bad, std::chrono::seconds(30)), 2);
+    EXPECT_NE(slurp(s.path("bad.log")).find("--flowlet-gap: auto"), std::string::npos) << slurp(s.path("bad.log"));
+}
+
 TEST(EngineProcesses, RunStopsCleanlyOnSigint) {
     ASSERT_FALSE(flowteam_bin().empty()) << "FLOWTEAM_BIN is not set";
     Scratch s;
