@@ -50,7 +50,11 @@ void DrainClock::Evidence::add(Tick t, std::uint64_t d, Tick spacing, DrainCount
     if (n != 0) {
         const unsigned last = (head + n - 1) % kRing;
         if (d <= departed[last] && t >= at[last]) return;   // says nothing new
-        if (t < at[last] + spacing || n == kRing) {
+        // Within `spacing` of the time the newest sample was opened (not
+        // of its merged time: a steady stream of statements closer than
+        // `spacing` would push one sample forward forever and it would
+        // never fall due).
+        if (t < opened + spacing || n == kRing) {
             // Merge: keep the later statement (valid: D left by t), drop the earlier one.
             at[last] = std::max(at[last], t);
             departed[last] = std::max(departed[last], d);
@@ -61,6 +65,7 @@ void DrainClock::Evidence::add(Tick t, std::uint64_t d, Tick spacing, DrainCount
         return;
     }
     const unsigned slot = (head + n) % kRing;
+    opened = t;
     at[slot] = t;
     departed[slot] = d;
     ++n;

@@ -123,6 +123,7 @@ private:
         Tick best_at = 0;
         std::uint64_t best = 0;
         std::uint64_t newest = 0;   // the largest D ever reported (whatever its time)
+        Tick opened = 0;            // time of the first statement merged into the newest sample
         void add(Tick t, std::uint64_t d, Tick spacing, DrainCounters& c) noexcept;
         std::uint64_t due(Tick t) noexcept;   // the largest D known to have left by t
     };

@@ -99,6 +99,37 @@ TEST(DrainClock, CloseSamplesMergeIntoTheLaterOne) {
     EXPECT_EQ(d.view(20'000).drained[0], 1000u);
 }
 
+// A steady stream of statements closer together than the merge spacing
+// (a busy member reports every few ticks) must still fall due: merging may
+// delay what is known by about one spacing, never indefinitely.
+TEST(DrainClock, SteadyStreamOfCloseSamplesStillFallsDue) {
+    DrainClock d(drain_config(1, 4800));   // gap 4801: spacing 100 ticks
+    d.use_evidence(0, true, false);
+    d.assume_zero_path_delay();
+    d.on_handed(0, 100'000);
+    for (Tick t = 0; t < 50'000; t += 10) {
+        d.on_departed(0, t / 10 + 1, 10'000 + t);
+        const Tick q = 10'000 + t;   // queried every time, as the data plane does every burst
+        const std::uint64_t drained = d.view(q).drained[0];
+        if (t >= 4801) {
+            // Truth: everything departed by now - gap; merging may cost up to two spacings (20 statements).
+            const std::uint64_t truth = (q - 4801 - 10'000) / 10 + 1;
+            ASSERT_LE(drained, truth) << "at " << q;
+            ASSERT_GE(drained + 21, truth) << "at " << q << ": the evidence stopped falling due";
+        }
+    }
+    // The line-rate model reports on every send: the same holds for it.
+    DrainClock m(drain_config(1, 4800));
+    m.set_rate(0, 8'000'000'000ull);   // 1 byte per tick at tick_hz 1e9
+    m.assume_zero_path_delay();
+    for (Tick t = 0; t < 50'000; t += 10) {
+        m.on_handed(0, 1);
+        m.on_sent(0, 1, 10, t);   // 10 bytes: leaves 10 ticks later
+        (void)m.view(t);
+    }
+    EXPECT_GT(m.view(50'000).drained[0], 4'000u) << "model evidence never fell due";
+}
+
 TEST(DrainClock, GapGrowingBackwardsForgetsRatherThanGuesses) {
     DrainClock d(drain_config(1, 0));
     d.use_evidence(0, true, false);
