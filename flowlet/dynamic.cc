@@ -24,13 +24,12 @@ namespace {
 struct alignas(16) Entry {
     // bits 0..55: sender timing, last-seen tick (modulo 2^56: ~208 days at
     // 4 GHz before an idle entry could alias as active); queue timing, the
-    // position of the last packet in its member's send order (modulo 2^56);
+    // number of the chunk its last packet was decided in (see ChunkLog);
     // bits 56..63: member, kNoMember = empty.
     std::uint64_t stamp;
     std::uint32_t sig;           // full flow hash of the flow owning the entry
     // sender timing: bytes mapped here in the rebalance period of last-seen
-    // (saturating); queue timing: last-seen tick >> kSeenShift (modulo 2^32),
-    // to count moves held back.
+    // (saturating); queue timing: unused.
     std::uint32_t period_bytes;
 };
 static_assert(sizeof(Entry) == kFlowletEntryBytes, "flowlet entry must stay 16 bytes");
@@ -45,10 +44,6 @@ constexpr std::uint64_t kStampMask = (std::uint64_t{1} << kStampBits) - 1;
 constexpr std::uint64_t kHalfStamp = std::uint64_t{1} << (kStampBits - 1);
 constexpr Tick kMaxDelta = Tick{1} << 54;
 constexpr std::uint64_t kEmptyStamp = std::uint64_t{kNoMember} << kStampBits;
-// Queue timing keeps the sender's last-seen tick in 32 bits at this
-// resolution: 16 ticks (~5 ns), wrapping after 2^36 ticks (~20 s at 3.5 GHz)
-// — only the moves_held counter reads it.
-constexpr unsigned kSeenShift = 4;
 constexpr Tick kSlowPeriods = 64;
 // Sign-extend a difference modulo 2^56.
 inline std::int64_t sext56(std::uint64_t x) {
@@ -166,11 +161,73 @@ struct Lanes {
     std::array<std::int64_t, kN> score;
     std::array<std::int64_t, kN> per_byte;
     std::array<std::uint32_t, kN> member;   // member of the lane (kNoMember for padding)
-    std::array<std::uint64_t, kN> pos;      // queue timing: the lane member's last position handed out
 };
 
 // BurstView::drain == nullptr in queue timing: nothing has drained.
 const DrainView kNothingDrained{};
+
+// Queue timing: a flow's entry holds the number of the chunk (<= kBurstSize
+// packets decided together) its last packet was in, not that packet's
+// position; per member, this log keeps the position of the last packet the
+// member got in each chunk where it got any. A flow stamped with chunk c on
+// member m has drained once m's safe mark reaches that chunk's end on m —
+// at most kBurstSize - 1 packets later than its own last packet (the
+// precision given up: a flow waits for the rest of its chunk on m). What it
+// buys: the decision pass compares and writes a chunk number, as sender
+// timing compares and writes a time, with no per-packet numbering.
+// Ends never decrease (positions taken back are clamped, see clamp()).
+constexpr unsigned kChunkLog = 1024;   // chunks with packets per member; older ones are summarised
+struct ChunkLog {
+    std::array<std::uint64_t, kChunkLog> chunk{};
+    std::array<std::uint64_t, kChunkLog> end{};
+    std::uint64_t lo = 0, hi = 0;     // live entries [lo, hi) (absolute numbers, slot = number % kChunkLog)
+    std::uint64_t cursor = 0;         // first entry not drained at the last query
+    std::uint64_t evicted_end = 0;    // end of the newest entry overwritten (positions up to it)
+
+    std::uint64_t last_end() const { return hi == lo ? evicted_end : end[(hi - 1) % kChunkLog]; }
+    void append(std::uint64_t c, std::uint64_t e) noexcept {
+        if (hi - lo == kChunkLog) {
+            evicted_end = end[lo % kChunkLog];
+            ++lo;
+        }
+        chunk[hi % kChunkLog] = c;
+        end[hi % kChunkLog] = e;
+        ++hi;
+    }
+    // Positions above `handed` were taken back (to be reused): no packet of
+    // any chunk is left above it.
+    void clamp(std::uint64_t handed) noexcept {
+        for (std::uint64_t i = hi; i > lo && end[(i - 1) % kChunkLog] > handed; --i) end[(i - 1) % kChunkLog] = handed;
+        evicted_end = std::min(evicted_end, handed);
+    }
+    // The newest chunk number c such that every packet this member got in
+    // chunks <= c is at a position <= d (0: none known). `last` is the newest
+    // chunk decided so far. The cursor walks from its last place: amortised
+    // O(1) while d only grows.
+    std::uint64_t drained_chunk(std::uint64_t d, std::uint64_t last) noexcept {
+        cursor = std::max(cursor, lo);
+        while (cursor < hi && end[cursor % kChunkLog] <= d) ++cursor;
+        while (cursor > lo && end[(cursor - 1) % kChunkLog] > d) --cursor;
+        return answer(cursor, d, last);
+    }
+    // The same without moving the cursor (telemetry).
+    std::uint64_t drained_chunk_const(std::uint64_t d, std::uint64_t last) const noexcept {
+        std::uint64_t a = lo, b = hi;   // first entry with end > d, by bisection
+        while (a < b) {
+            const std::uint64_t mid = a + (b - a) / 2;
+            if (end[mid % kChunkLog] <= d)
+                a = mid + 1;
+            else
+                b = mid;
+        }
+        return answer(a, d, last);
+    }
+    std::uint64_t answer(std::uint64_t first_held, std::uint64_t d, std::uint64_t last) const noexcept {
+        if (first_held == hi) return last;   // everything it ever got has drained (evicted ends are lower)
+        if (first_held > lo || lo == 0 || evicted_end <= d) return chunk[first_held % kChunkLog] - 1;
+        return 0;   // an overwritten chunk may still hold packets: none is known drained
+    }
+};
 
 } // namespace
 
@@ -243,6 +300,17 @@ struct Dynamic::Impl {
     std::uint64_t rng = 1;
     // Lane that wins ties in this chunk (rotates).
     unsigned tie_lane = 0;
+
+    // Queue timing only (allocated with the table): chunk numbers and what
+    // they mean per member (see ChunkLog), and when each chunk was decided
+    // (for moves_held).
+    struct QueueState {
+        std::uint64_t chunk_no = 1;                    // the next chunk's number (0 = none)
+        std::array<ChunkLog, kMaxMembers> chunks{};
+        std::array<Tick, kChunkLog> chunk_time{};      // chunk c decided at chunk_time[c % kChunkLog]
+        std::uint64_t held_cursor = 1;                 // first chunk decided after now - smallest gap
+    };
+    std::unique_ptr<QueueState> qs;
 
     // Forced rebalancing: byte counts per member over the current period;
     // at most one armed move per period.
@@ -349,6 +417,7 @@ Dynamic::Impl::Impl(const DynamicConfig& c) : cfg(c) {
     table.reset(static_cast<Entry*>(p));
     Entry* t = table.get();
     for (std::uint32_t i = 0; i < entries; ++i) t[i] = Entry{kEmptyStamp, 0, 0};
+    if (cfg.timing == Timing::queue) qs = std::make_unique<QueueState>();
 }
 
 // The view is compared field by field on what the snapshot uses: a few
@@ -483,7 +552,6 @@ void Dynamic::Impl::run(const std::uint32_t* hash, const std::uint32_t* bytes, s
         const bool real = k < sn.n;
         const std::uint8_t m = real ? sn.act[k] : 0;
         ln.member[k] = real ? m : kNoMember;
-        if constexpr (kQueue) ln.pos[k] = real ? handed[m] : 0;
         if constexpr (P == Policy::least_loaded) {
             const double rel = real ? (dre[m] * sn.inv[k] - ll_min) * ll_scale : HUGE_VAL;
             ln.score[k] = rel < static_cast<double>(kScoreMax) ? round_fixed(rel) : kScoreMax;
@@ -541,8 +609,8 @@ void Dynamic::Impl::run(const std::uint32_t* hash, const std::uint32_t* bytes, s
     // they would herd to the member whose fast estimator is lowest (or, with
     // an estimator decayed to zero, to whichever wins the tie), and queue
     // timing cannot move a flow back off a member whose queue stays full.
-    std::uint32_t chunk_moved = 0;   // 1 once a known flow changed member in this chunk
-    std::array<std::uint32_t, kMaxMembers> may_move_to{};
+    std::uint32_t gate = ~0u;   // 0 once a known flow changed member in this chunk
+    std::array<std::uint32_t, kMaxMembers> may_move_to{};   // bit m itself set: staying is always allowed
     std::array<std::int64_t, kN> token_fix{};   // tokens: payments moved off vetoed picks
     if constexpr (kQueue) {
         std::uint32_t b_max = 0;
@@ -556,23 +624,35 @@ void Dynamic::Impl::run(const std::uint32_t* hash, const std::uint32_t* bytes, s
                 const bool lighter = P == Policy::random || slow_norm[mx] - slow_norm[my] > b * (sn.inv[x] + sn.inv[y]);
                 if (y != x && lighter && dv.backlog[my] <= dv.backlog[mx]) bits |= 1u << my;
             }
-            may_move_to[mx] = bits;
+            may_move_to[mx] = bits | (1u << mx);
         }
     }
-    // Queue timing: the smallest member gap in last-seen units (saturated:
-    // never held) — a flow idle that long at the sender would have started a
-    // flowlet under the classic rule.
-    const auto now_seen = static_cast<std::uint32_t>(now >> kSeenShift);
-    std::uint64_t pending = 0;   // queue timing: above every member's handed position
+    // Queue timing: per member, the newest chunk whose packets on it have all
+    // drained (0 for members that are down or without a drain view: their
+    // flows do not start a flowlet); and the newest chunk decided at least
+    // the smallest member gap ago — a flow last seen in it or before would
+    // have started a flowlet under the classic rule (moves_held).
+    const bool live = kQueue && &dv != &kNothingDrained;
+    const std::uint64_t cur = kQueue ? qs->chunk_no : 0;
+    std::array<std::uint64_t, kMaxMembers> dchunk{};
+    std::uint64_t held_chunk = 0;
     if constexpr (kQueue) {
-        for (unsigned k = 0; k < sn.n; ++k) pending = std::max(pending, handed[sn.act[k]]);
-        pending = (pending + 1 + kBurstSize) & kStampMask;
-    }
-    std::uint32_t gap_seen = 0xFFFFFFFFu;
-    if constexpr (kQueue) {
-        for (unsigned k = 0; k < sn.n; ++k) {
-            const Tick g = dv.gap[sn.act[k]] >> kSeenShift;
-            gap_seen = std::min<std::uint32_t>(gap_seen, g < 0xFFFFFFFFull ? static_cast<std::uint32_t>(g) : 0xFFFFFFFFu);
+        if (live) {
+            Tick gap_min = ~Tick{0};   // unknown gaps are ~0 (flowlet/drain.h)
+            for (unsigned k = 0; k < sn.n; ++k) {
+                const std::uint8_t m = sn.act[k];
+                dchunk[m] = qs->chunks[m].drained_chunk(dv.drained[m], cur - 1);
+                gap_min = std::min(gap_min, dv.gap[m]);
+            }
+            if (gap_min < now) {
+                const Tick t_held = now - gap_min;
+                const std::uint64_t first = cur > kChunkLog ? cur - kChunkLog + 1 : 1;
+                std::uint64_t c = std::max(qs->held_cursor, first);
+                while (c < cur && qs->chunk_time[c % kChunkLog] <= t_held) ++c;
+                while (c > first && qs->chunk_time[(c - 1) % kChunkLog] > t_held) --c;
+                qs->held_cursor = c;
+                held_chunk = c - 1;   // chunks older than the log count as decided long enough ago
+            }
         }
     }
 
@@ -592,21 +672,26 @@ void Dynamic::Impl::run(const std::uint32_t* hash, const std::uint32_t* bytes, s
         const auto m = static_cast<std::uint8_t>(st >> kStampBits);
         // Sender timing: ticks since last seen, sign-extended from 56 bits:
         // negative when `now` is behind the stamp, which then counts as just
-        // seen. Queue timing: how far the member's safe mark is past the
-        // flow's last position (>= 0: that packet has drained).
-        const std::int64_t age = kQueue ? sext56(dv.drained[m & (kMaxMembers - 1)] - st) : sext56(now56 - st);
+        // seen. Queue timing: how far the member's newest drained chunk is
+        // past the flow's last chunk (>= 0: its packets there have drained).
+        const std::int64_t age = kQueue ? sext56(dchunk[m & (kMaxMembers - 1)] - st) : sext56(now56 - st);
         const bool empty = m == kNoMember;
         const bool same = sig == h;
         // Idle >= delta / drained (or never seen): a new flowlet, free to move.
         const bool start = empty | (age >= (kQueue ? 0 : delta));   // delta is signed too: < 2^54
         // Active, but its member went down: move now (counted apart).
-        const bool lost = !start & (((up_mask >> (m & 31u)) & 1u) == 0);
+        const std::uint32_t up_m = (up_mask >> (m & 31u)) & 1u;   // 0 for an empty entry (bit 31 is never a member)
+        const bool lost = !start & (up_m == 0);
         const bool fresh = start & (empty | !same);   // the entry changes owner
         if constexpr (kQueue) {
-            // Held: idle at the sender for the member's gap (the classic rule
-            // would move it), but its packets had not left early enough.
-            const std::uint32_t seen_age = now_seen - e.period_bytes;
-            n_held += !start & !lost & same & (seen_age >= gap_seen);
+            // Held: idle at the sender for the smallest member gap (the
+            // classic rule would move it), but its packets had not left
+            // early enough.
+            // Sign bits: age < 0 (not drained; with up_m, not empty either)
+            // and held_chunk - st >= 0 (last seen long enough ago).
+            const std::uint64_t not_drained = static_cast<std::uint64_t>(age) >> 63;
+            const std::uint64_t seen_long_ago = (~((held_chunk - st) << (64 - kStampBits))) >> 63;
+            n_held += static_cast<std::uint32_t>(not_drained & seen_long_ago) & up_m & static_cast<std::uint32_t>(same);
         }
         std::uint32_t chosen = m;
         std::array<std::int64_t, kN> mask;   // all ones on the chosen member's lane
@@ -631,13 +716,15 @@ void Dynamic::Impl::run(const std::uint32_t* hash, const std::uint32_t* bytes, s
             if constexpr (kQueue) {
                 // A known flow changes member only where may_move_to allows
                 // it (worth it on the slow estimator, not into a fuller
-                // member) and at most once per chunk (see above the loop).
-                // Branch-free: whether a pick is vetoed is as good as random.
-                const std::uint32_t known_move = static_cast<std::uint32_t>(start & !fresh) & (chosen != m);
-                const std::uint32_t ok = ~chunk_moved & (may_move_to[m & (kMaxMembers - 1)] >> (chosen & 31u)) & 1u;
-                veto = (known_move & ~ok & 1u) != 0;
-                chunk_moved |= known_move & ok;
-                actual = chosen ^ ((chosen ^ m) & (0u - static_cast<std::uint32_t>(veto)));
+                // member) and at most once per chunk (see above the loop);
+                // a new flow, or one leaving a member that is down, goes
+                // anywhere. Branch-free: a veto is as good as random.
+                const std::uint32_t anywhere = 0u - static_cast<std::uint32_t>(fresh | !start);
+                const std::uint32_t allowed = anywhere | (may_move_to[m & (kMaxMembers - 1)] & gate) | (1u << (m & 31u));
+                const std::uint32_t ok = (allowed >> (chosen & 31u)) & 1u;
+                veto = ok == 0;
+                actual = chosen ^ ((chosen ^ m) & (ok - 1u));
+                gate &= static_cast<std::uint32_t>((~anywhere & 1u) & static_cast<std::uint32_t>(actual != m)) - 1u;
             }
         } else if constexpr (P != Policy::random || kQueue) {
 #pragma GCC unroll 16
@@ -673,10 +760,7 @@ void Dynamic::Impl::run(const std::uint32_t* hash, const std::uint32_t* bytes, s
         n_lost += lost;
         e.sig = fresh ? h : sig;
         if constexpr (kQueue) {
-            // A position past everything handed so far (not drained on any
-            // member) until the pass below numbers the chunk's packets.
-            e.stamp = pending | (std::uint64_t{actual} << kStampBits);
-            e.period_bytes = now_seen;
+            e.stamp = cur | (std::uint64_t{actual} << kStampBits);
             if constexpr (P == Policy::tokens) {
                 // A vetoed pick paid on the picked lane: move the payment to m's (committed below).
                 const std::int64_t paid = static_cast<std::int64_t>(bytes[i]) << kFixedShift;
@@ -701,40 +785,36 @@ void Dynamic::Impl::run(const std::uint32_t* hash, const std::uint32_t* bytes, s
         }
     }
 
-    // Queue timing: each packet's position in its member's send order, in
-    // packet order (the last packet mapped to an entry writes it last).
-    if constexpr (kQueue) {
-        for (std::uint16_t i = 0; i < n; ++i) {
-            std::uint64_t pos = 0;
-#pragma GCC unroll 16
-            for (unsigned k = 0; k < kN; ++k) {
-                const auto at = static_cast<std::uint64_t>(-static_cast<std::int64_t>(ln.member[k] == out[i]));
-                ln.pos[k] -= at;   // +1 on the lane of the member it takes
-                pos |= ln.pos[k] & at;
-            }
-            Entry& e = t[idx[i]];
-            e.stamp = (pos & kStampMask) | (std::uint64_t{out[i]} << kStampBits);
-        }
-    }
-
     // Commit: bytes per member (off the decision chain), scores. Unrolled so
     // that `ln` is only ever indexed by constants and stays in registers.
 #pragma GCC unroll 16
     for (unsigned k = 0; k < kN; ++k) {
         if (k >= sn.n) continue;
         std::uint64_t sum = 0;
+        std::uint32_t cnt = 0;
         const std::uint8_t m = sn.act[k];
-        for (std::uint16_t i = 0; i < n; ++i)   // mask, not `?:`: GCC would branch on it
-            sum += bytes[i] & (0u - static_cast<std::uint32_t>(out[i] == m));
+        for (std::uint16_t i = 0; i < n; ++i) {   // mask, not `?:`: GCC would branch on it
+            const std::uint32_t sel = 0u - static_cast<std::uint32_t>(out[i] == m);
+            sum += bytes[i] & sel;
+            if constexpr (kQueue) cnt += sel & 1u;
+        }
         dre[m] += static_cast<double>(sum);
-        if constexpr (kQueue) slow[m] += static_cast<double>(sum);
         if constexpr (kRebalance) rb_bytes_cur[m] += sum;
-        if constexpr (kQueue) handed[m] = ln.pos[k];
+        if constexpr (kQueue) {
+            slow[m] += static_cast<double>(sum);
+            // This chunk's packets on m take positions handed[m] + 1 .. + cnt.
+            handed[m] += cnt;
+            if (live && cnt != 0) qs->chunks[m].append(cur, handed[m]);
+        }
         if constexpr (P == Policy::tokens) {
             // Bounded so that no member drifts forever (e.g. while an elephant pins another one).
             const auto bound = static_cast<double>(cfg.token_bound_bytes);
             tokens[m] = std::clamp(static_cast<double>(ln.score[k] + token_fix[k]) / kFixedOne, -bound, bound);
         }
+    }
+    if constexpr (kQueue) {
+        qs->chunk_time[cur % kChunkLog] = now;
+        qs->chunk_no = cur + 1;
     }
     ctr.packets += n;
     ctr.flowlet_starts += packed & 0xFFFFu;
@@ -752,6 +832,11 @@ void Dynamic::Impl::run_all(const BurstView& burst, const Snapshot& sn, std::uin
     // Queue timing: positions continue from chunk to chunk of a long burst.
     const DrainView& dv = burst.drain != nullptr ? *burst.drain : kNothingDrained;
     std::array<std::uint64_t, kMaxMembers> handed = dv.handed;
+    if (qs && burst.drain != nullptr) {
+        // Positions the caller took back (a member went down) are reused: no chunk ends above them.
+        for (std::uint8_t m = 0; m < kMaxMembers; ++m)
+            if (handed[m] < qs->chunks[m].last_end()) qs->chunks[m].clamp(handed[m]);
+    }
     for (std::uint16_t base = 0; base < burst.n; base += kBurstSize) {
         const auto n = static_cast<std::uint16_t>(std::min<unsigned>(kBurstSize, burst.n - base));
         const std::uint32_t* bytes = burst.bytes != nullptr ? burst.bytes + base : kOnes.data();
@@ -826,19 +911,23 @@ void Dynamic::set_delta(Tick delta) {
 }
 
 std::size_t Dynamic::memory_bytes() const {
-    return std::size_t{impl_->entries} * sizeof(Entry) + sizeof(Impl);
+    return std::size_t{impl_->entries} * sizeof(Entry) + sizeof(Impl) + (impl_->qs ? sizeof(Impl::QueueState) : 0);
 }
 
 std::uint32_t Dynamic::active_entries(Tick now, const DrainView* drain) const {
     const Entry* t = impl_->table.get();
     const std::uint64_t now56 = now & kStampMask;
+    std::array<std::uint64_t, kMaxMembers> dchunk{};
+    if (impl_->qs && drain != nullptr)
+        for (std::uint8_t m = 0; m < kMaxMembers; ++m)
+            dchunk[m] = impl_->qs->chunks[m].drained_chunk_const(drain->drained[m], impl_->qs->chunk_no - 1);
     std::uint32_t count = 0;
     for (std::uint32_t i = 0; i < impl_->entries; ++i) {
         const std::uint64_t st = t[i].stamp;
         if ((st >> kStampBits) == kNoMember) continue;
         if (impl_->cfg.timing == Timing::queue) {
             const auto m = static_cast<std::uint8_t>(st >> kStampBits);
-            if (drain == nullptr || m >= kMaxMembers || sext56(drain->drained[m] - st) < 0) ++count;
+            if (drain == nullptr || m >= kMaxMembers || sext56(dchunk[m] - st) < 0) ++count;
             continue;
         }
         std::uint64_t age = (now56 - st) & kStampMask;

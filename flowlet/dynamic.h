@@ -26,11 +26,17 @@
 //   - queue (the default in the data plane): the flow's last packet has
 //     LEFT its member long enough ago that nothing sent now can overtake it
 //     (flowlet/drain.h: `now >= departure + max(0, hi_o - lo_n) + delta`).
-//     The entry then holds the position of the flow's last packet in its
-//     member's send order instead of a time, and BurstView::drain says
-//     which positions are safe to leave. A flowlet start refused because the
-//     packets had not drained, although the flow had been idle at the sender
-//     for the smallest member gap (skew + delta), is counted in `moves_held`.
+//     BurstView::drain says which positions in each member's send order are
+//     safe to leave; the entry holds, instead of a time, the number of the
+//     chunk (<= kBurstSize packets decided together) of the flow's last
+//     packet, and the flow may start a flowlet once everything its member
+//     got in that chunk is safe — at most kBurstSize - 1 packets after its
+//     own last one, never before (per-packet numbering cost ~25
+//     instructions per packet; a chunk number costs what a time does). A
+//     flowlet start refused because the packets had not drained, although
+//     the flow had been idle at the sender for the smallest member gap
+//     (skew + delta), is counted in `moves_held`. Flows on a member that is
+//     down leave it at once (member_lost_moves), drained or not.
 //
 // Key property: a flow's member changes only at a flowlet start, except for
 // forced moves (rebalance_moves) and moves off a member that went down
@@ -75,8 +81,8 @@ const char* to_string(Timing t);
 bool parse_policy(std::string_view s, Policy& out);
 const char* to_string(Policy p);
 
-// Bytes per flowlet-table entry (signature, 56-bit last-seen or position,
-// member, period bytes or last-seen at the sender).
+// Bytes per flowlet-table entry (signature, 56-bit last-seen or chunk
+// number, member, period bytes).
 inline constexpr std::size_t kFlowletEntryBytes = 16;
 inline constexpr std::uint32_t kMaxFlowletEntries = 1u << 27;   // 2 GiB of table
 inline constexpr std::uint32_t kMinFlowletEntries = 16;         // smaller requests are rounded up
@@ -152,7 +158,7 @@ public:
     const DynamicConfig& config() const;
     // Sender timing: a new flowlet gap from the next burst on (e.g. measured). Throws when >= 2^54.
     void set_delta(Tick delta);
-    std::size_t memory_bytes() const;      // flowlet table + estimator state
+    std::size_t memory_bytes() const;      // flowlet table + estimator state (+ queue timing's chunk log)
     // Entries whose flow may not start a new flowlet yet (telemetry; O(table)):
     // sender timing, seen within delta; queue timing, last packet not past
     // `drain` (every used entry when drain is nullptr).

@@ -330,8 +330,11 @@ TEST(DynamicQueue, NoDrainViewMeansOnlyNewFlowsChoose) {
     EXPECT_EQ(d.counters().member_moves, 0u);
 }
 
-// Positions continue across the chunks of a burst longer than kBurstSize.
-TEST(DynamicQueue, LongBurstNumbersPositionsInOrder) {
+// Positions continue across the chunks of a burst longer than kBurstSize,
+// and a flow is judged by its chunk: it may start a new flowlet once the
+// last packet its member got in that chunk has drained (never earlier than
+// its own last packet; at most kBurstSize - 1 packets later).
+TEST(DynamicQueue, LongBurstJudgesFlowsByTheirChunk) {
     Dynamic d(queue_config(Policy::least_loaded));
     const MemberView v = two_members();
     DrainView dv;
@@ -341,28 +344,42 @@ TEST(DynamicQueue, LongBurstNumbersPositionsInOrder) {
     BurstView b = burst_of(hs, bs, 10, &dv);
     d.assign(b, v, out.data());
     const auto count = per_member(out);
-    // Mark exactly the first half of member 0's positions drained: of the
-    // flows on member 0, exactly those whose (only) packet lies in that half
-    // may start a new flowlet; the others stay.
+    // Each packet's position on member 0 and the end of its chunk there.
+    std::vector<std::uint64_t> pos(kN, 0), chunk_end(kN, 0);
+    std::uint64_t p0 = 0;
+    for (std::uint16_t i = 0; i < kN; ++i) {
+        if (out[i] == 0) pos[i] = ++p0;
+        if (i % kBurstSize == kBurstSize - 1 || i == kN - 1)
+            for (std::uint16_t j = static_cast<std::uint16_t>(i - i % kBurstSize); j <= i; ++j) chunk_end[j] = p0;
+    }
+    ASSERT_EQ(p0, count[0]);
+    // Half of member 0's positions drained, member 1's none.
     dv.handed = {count[0], count[1]};
     dv.drained = {count[0] / 2, 0};
     std::vector<std::uint8_t> again(kN);
     b.now = 20;
+    const std::uint64_t starts_before = d.counters().flowlet_starts;
     d.assign(b, v, again.data());
-    std::uint64_t seen0 = 0, stayed_late = 0, late = 0;
+    std::uint64_t may_start = 0;
     for (std::uint16_t i = 0; i < kN; ++i) {
         if (out[i] != 0) {
             EXPECT_EQ(again[i], 1u) << "member 1 drained nothing: its flows stay";
             continue;
         }
-        ++seen0;
-        if (seen0 > count[0] / 2) {
-            ++late;
-            stayed_late += again[i] == 0;
+        if (pos[i] > dv.drained[0]) {
+            EXPECT_EQ(again[i], 0u) << "flow " << i << " left before its last packet drained";
         }
+        may_start += chunk_end[i] <= dv.drained[0];
     }
-    EXPECT_EQ(stayed_late, late);
-    EXPECT_EQ(d.counters().flowlet_starts, kN + count[0] / 2);
+    EXPECT_GT(may_start, 0u) << "the test must cover a drained chunk";
+    EXPECT_EQ(d.counters().flowlet_starts - starts_before, may_start);
+    // Every position drained: every flow starts a flowlet.
+    dv.handed = {count[0] + per_member(again)[0], count[1] + per_member(again)[1]};
+    dv.drained = dv.handed;
+    b.now = 30;
+    const std::uint64_t starts_mid = d.counters().flowlet_starts;
+    d.assign(b, v, again.data());
+    EXPECT_EQ(d.counters().flowlet_starts - starts_mid, kN);
 }
 
 // After a stall every queue has drained and every flow starts a flowlet in
@@ -427,6 +444,32 @@ TEST(DynamicQueue, LonePausedFlowAlternatesMembers) {
     }
     EXPECT_GT(d.counters().member_moves, 150u);
     EXPECT_NEAR(static_cast<double>(packets[0]) / 8000.0, 0.5, 0.05);
+}
+
+// A member goes down: its flows leave it at once, drained or not, and are
+// counted as moves off a lost member (never kept there by the move rules).
+TEST(DynamicQueue, FlowsLeaveAMemberThatWentDown) {
+    Dynamic d(queue_config(Policy::least_loaded));
+    MemberView v = two_members();
+    DrainView dv;
+    constexpr std::uint16_t kN = 16;
+    const std::vector<std::uint32_t> hs = distinct_entry_hashes(d, kN), bs(kN, 500);
+    std::vector<std::uint8_t> first(kN), again(kN);
+    BurstView b = burst_of(hs, bs, 100, &dv);
+    d.assign(b, v, first.data());
+    const auto count = per_member(first);
+    ASSERT_GT(count[0], 0u);
+    ASSERT_GT(count[1], 0u);
+    // Half of member 0's packets drained (flows there both drained and not), then member 0 fails.
+    dv.handed = {count[0], count[1]};
+    dv.drained = {count[0] / 2, count[1]};
+    v.n_active = 1;
+    v.active[0] = 1;
+    v.active_mask = 2;
+    b.now = 200;
+    d.assign(b, v, again.data());
+    for (std::uint16_t i = 0; i < kN; ++i) EXPECT_EQ(again[i], 1u) << "flow " << i << " kept on the member that is down";
+    EXPECT_EQ(d.counters().member_lost_moves, count[0]);
 }
 
 // A flow is never moved into a member whose queue holds more than its own
