@@ -218,7 +218,12 @@ json run_report(dp::MigrationSession& s, const dp::EngineReport& rep, const dp::
         jv["receiver"] = {{"frames", rc.frames},       {"lost_frames", rc.lost_frames},
                           {"gaps", rc.gaps},           {"duplicate_frames", rc.duplicate_frames},
                           {"stale_frames", rc.stale_frames}, {"late_frames", rc.late_frames},
-                          {"request_entries", rc.request_entries}, {"end_seen", rc.end_seen}};
+                          {"request_entries", rc.request_entries}, {"end_seen", rc.end_seen},
+                          {"combined_frames", rc.combined_frames}};
+        // back-channel entries the sender dropped or found matching nothing (forged, late, duplicated)
+        jv["feedback_dropped"] = {{"bad_round_entries", st.feedback_bad_round},
+                                  {"ack_pages_not_in_flight", st.ack_pages_not_in_flight},
+                                  {"request_entries_unmatched", st.request_entries_unmatched}};
         jv["verify"] = {{"pages", vr.pages},
                         {"matched", vr.matched},
                         {"mismatched", vr.mismatched},
