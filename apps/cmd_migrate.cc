@@ -218,7 +218,12 @@ json run_report(dp::MigrationSession& s, const dp::EngineReport& rep, const dp::
         jv["receiver"] = {{"frames", rc.frames},       {"lost_frames", rc.lost_frames},
                           {"gaps", rc.gaps},           {"duplicate_frames", rc.duplicate_frames},
                           {"stale_frames", rc.stale_frames}, {"late_frames", rc.late_frames},
-                          {"request_entries", rc.request_entries}, {"end_seen", rc.end_seen}};
+                          {"request_entries", rc.request_entries}, {"end_seen", rc.end_seen},
+                          {"combined_frames", rc.combined_frames}};
+        // back-channel entries the sender dropped or found matching nothing (forged, late, duplicated)
+        jv["feedback_dropped"] = {{"bad_round_entries", st.feedback_bad_round},
+                                  {"ack_pages_not_in_flight", st.ack_pages_not_in_flight},
+                                  {"request_entries_unmatched", st.request_entries_unmatched}};
         jv["verify"] = {{"pages", vr.pages},
                         {"matched", vr.matched},
                         {"mismatched", vr.mismatched},
@@ -237,6 +242,7 @@ json run_report(dp::MigrationSession& s, const dp::EngineReport& rep, const dp::
     json jt;
     jt["vms"] = t.vms;
     jt["completed"] = t.completed;
+    jt["all_completed"] = t.completed == t.vms && t.vms != 0; // a run that timed out did not migrate
     jt["max_active"] = t.max_active;
     jt["total-time_ms"] = t.total_time_ns / 1e6;
     jt["downtime_ms"] = t.max_downtime_ns / 1e6;
@@ -344,6 +350,7 @@ json run_report(dp::MigrationSession& s, const dp::EngineReport& rep, const dp::
     j["receiver_drops"] = drops.is_null() ? json::object() : drops;
     j["sink"] = {{"frames", kc.frames},
                  {"not_migration", kc.not_migration},
+                 {"oversize", kc.oversize},
                  {"accepted", kc.accepted},
                  {"rejected", kc.rejected},
                  {"injected_loss", kc.injected_loss},
@@ -412,8 +419,9 @@ void print_single(const json& j, const std::string& mode, const std::string& tea
                 t["tx_cycles_per_page_byte"].get<double>(), t["rx_cycles_per_page_byte"].get<double>(),
                 t["compress_cycles_per_byte"].get<double>(), t["decompress_cycles_per_byte"].get<double>(),
                 100 * t["tx_cpu_share"].get<double>(), 100 * t["rx_cpu_share"].get<double>());
-    std::printf("       verified %" PRIu64 " / %" PRIu64 " pages%s\n\n", t["pages_verified"].get<std::uint64_t>(),
-                t["pages"].get<std::uint64_t>(), t["verified"].get<bool>() ? "" : "  *** MISMATCH ***");
+    std::printf("       verified %" PRIu64 " / %" PRIu64 " pages%s%s\n\n", t["pages_verified"].get<std::uint64_t>(),
+                t["pages"].get<std::uint64_t>(), t["verified"].get<bool>() ? "" : "  *** MISMATCH ***",
+                t.value("all_completed", true) ? "" : "  *** NOT COMPLETED ***");
     std::printf("members:");
     for (const auto& m : j["members"])
         std::printf("  m%u tx %.1f%% (%" PRIu64 " pkts, util %.0f%%)%s", m["member"].get<unsigned>(),
@@ -502,6 +510,20 @@ int run_one(const po::variables_map& vm, const std::vector<std::string>& eal_arg
     if (json_path != "-") print_single(j, j["mode"], j["teaming"]);
     write_json(json_path, j);
     std::fflush(stdout);
+    if (!j["total"]["all_completed"].get<bool>()) {
+        // pages may all match (the last copies arrived, their acks did not): still not a migration
+        std::string left;
+        unsigned n_left = 0;
+        for (const auto& v : j["vms"])
+            if (v["status"].get<std::string>() != "completed") {
+                if (++n_left <= 4) left += (left.empty() ? "" : ", ") + v["name"].get<std::string>() + " " +
+                                           v["status"].get<std::string>();
+            }
+        std::fprintf(stderr, "migrate: failed: %u of %u VMs did not complete within --timeout %s (%s%s)\n", n_left,
+                     j["total"]["vms"].get<unsigned>(), vm["timeout"].as<std::string>().c_str(), left.c_str(),
+                     n_left > 4 ? ", ..." : "");
+        return kExitFailure;
+    }
     return j["total"]["verified"].get<bool>() ? 0 : kExitFailure;
 }
 

@@ -213,3 +213,94 @@ void BM_MigrateInMemory(benchmark::State& state) {
 BENCHMARK(BM_MigrateInMemory)->Arg(1500)->Arg(9000)->Unit(benchmark::kMillisecond);
 
 } // namespace
+
+namespace {
+
+// Forged back-channel frames (issue #15 finding 1): one 8.9 KB ack or
+// page_request frame (MTU 9000: 743 ack / 557 request entries) against a
+// 128 MiB VM (32768 pages) whose pages are all in flight. Every entry names
+// the whole VM and a round whose copies were all superseded (round 1 while
+// every page's copy in flight is of round 2, on both channels), so it matches
+// nothing: the state does not change and every iteration costs the same.
+// range(0): 0 = ack, 1 = page_request.
+struct ForgedFixture {
+    static constexpr std::uint32_t kPages = 32768; // 128 MiB
+    static constexpr std::uint32_t kMtu = 9000;
+    VmMemory mem{bench_mem(kPages)};
+    Scheduler sched{mem, [] {
+                        SchedulerConfig sc;
+                        sc.precopy.channels = 2;
+                        return sc;
+                    }()};
+    Sender tx{mem, sched, [] {
+                  SenderConfig c;
+                  c.mtu = kMtu;
+                  return c;
+              }()};
+    std::vector<std::uint8_t> frame = std::vector<std::uint8_t>(udp_payload_capacity(kMtu));
+    std::size_t len = 0;
+
+    explicit ForgedFixture(bool ack) {
+        sched.start(0);
+        sched.poll(0);
+        Precopy& pc = sched.migration(0);
+        PageRef refs[256];
+        Tick now = 1;
+        // pass 1: every page in flight (round 1)
+        while (pc.pass() <= 1 && pc.next_pages(now, 256, refs) != 0 && !pc.pass_exhausted())
+            ;
+        // every page of round 1 reported lost on both channels: pass 2 re-sends them all
+        for (std::uint16_t ch = 0; ch < 2; ++ch) {
+            PageRequest q;
+            q.round = 1;
+            q.channel = ch;
+            q.first_page = 0;
+            q.last_page = kPages - 1;
+            pc.on_page_request(now, q);
+        }
+        std::uint32_t handed = 0;
+        while (handed < kPages) {
+            const std::uint32_t n = pc.next_pages(++now, 256, refs);
+            if (n == 0) break;
+            handed += n;
+        }
+        FrameHeader h;
+        h.vm = 0;
+        h.channel = 0;
+        if (ack) {
+            std::vector<AckEntry> e(max_ack_entries(kMtu));
+            for (auto& a : e) {
+                a.round = 1;
+                a.first_page = 0;
+                a.count = kPages;
+            }
+            len = encode_acks(h, e.data(), static_cast<std::uint32_t>(e.size()), frame.data(), frame.size());
+        } else {
+            std::vector<PageRequest> e(max_request_entries(kMtu));
+            for (std::size_t i = 0; i < e.size(); ++i) {
+                e[i].round = 1;
+                e[i].channel = static_cast<std::uint16_t>(i & 1);
+                e[i].first_page = 0;
+                e[i].last_page = kPages - 1;
+            }
+            len = encode_requests(h, e.data(), static_cast<std::uint32_t>(e.size()), frame.data(),
+                                  frame.size());
+        }
+    }
+};
+
+void BM_ForgedFeedbackFrame(benchmark::State& state) {
+    const bool ack = state.range(0) == 0;
+    auto fx = std::make_unique<ForgedFixture>(ack);
+    const std::uint64_t unconfirmed = fx->sched.migration(0).stats(0).unconfirmed;
+    for (auto _ : state)
+        benchmark::DoNotOptimize(fx->tx.on_feedback(1'000'000, fx->frame.data(), fx->len));
+    state.SetLabel(ack ? "ack" : "page_request");
+    state.counters["frame_bytes"] = static_cast<double>(fx->len);
+    state.counters["in_flight"] = static_cast<double>(unconfirmed);
+    state.counters["frames/s"] =
+        benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
+}
+BENCHMARK(BM_ForgedFeedbackFrame)->Arg(0)->Arg(1)->Unit(benchmark::kMicrosecond);
+
+} // namespace

@@ -331,6 +331,10 @@ public:
                 ++c.not_migration;
                 continue;
             }
+            if (plen > sizeof scratch_) [[unlikely]] { // no valid frame is this long; scratch_ could not hold it
+                ++c.oversize;
+                continue;
+            }
             if (fl.loss_ppm != 0 && rng_.below(1'000'000) < fl.loss_ppm) {
                 ++c.injected_loss;
                 continue;

@@ -111,6 +111,7 @@ struct SourceCounters {
 struct SinkCounters {
     std::uint64_t frames = 0;           // frames seen
     std::uint64_t not_migration = 0;    // not IPv4/UDP to kMigrateDstPort (or bad L3/L4 lengths)
+    std::uint64_t oversize = 0;         // UDP payload beyond the largest MTU's (a chained frame): dropped
     std::uint64_t accepted = 0;         // Receiver said ok
     std::uint64_t rejected = 0;         // Receiver dropped (by reason: Receiver::drops())
     std::uint64_t injected_loss = 0, injected_corrupt = 0, injected_truncate = 0;

@@ -68,6 +68,9 @@ Precopy::Precopy(VmMemory& mem, std::uint16_t vm, const PrecopyConfig& cfg)
     sent_round_.assign(pages_, 0);
     sent_channel_.assign(pages_, 0);
     sent_tick_.assign(pages_, 0);
+    sent_base_.assign(pages_, 0);
+    changed_ = PageBitmap(pages_);
+    index_ = InflightIndex(pages_, cfg.channels);
 }
 
 std::uint64_t Precopy::ns(Tick t) const {
@@ -116,7 +119,11 @@ std::uint32_t Precopy::next_pages(Tick now, std::uint32_t max, PageRef* out) {
         r.channel = channel_;
         r.resend = lost_.clear(p);
         if (r.resend) ++st_.resent_pages;
+        // a copy of content already sent (not written since) keeps its base round
+        if (changed_.clear(p) || sent_round_[p] == 0) sent_base_[p] = pass_;
+        r.base = sent_base_[p];
         inflight_.set(p);
+        index_.add(pass_, p, channel_);
         sent_round_[p] = pass_;
         sent_channel_[p] = channel_;
         sent_tick_[p] = now;
@@ -135,7 +142,8 @@ void Precopy::end_pass(Tick now) {
     if (phase_ == Phase::precopy) {
         rto_scan(now);
         mem_.advance(vm_, now);
-        const std::uint32_t dirtied = mem_.collect_dirty(vm_, send_);
+        const std::uint32_t dirtied = mem_.collect_dirty(vm_, changed_);
+        send_.merge(changed_); // changed_ is a subset of send_ before the sync
         st_.dirtied_pages += dirtied;
         ++st_.dirty_sync_count;
         if (now > last_sync_)
@@ -202,7 +210,8 @@ void Precopy::start_resend_pass() {
 
 void Precopy::enter_stop_copy(Tick now, Switchover why) {
     mem_.stop_workload(vm_, now); // the blackout starts
-    st_.dirtied_pages += mem_.collect_dirty(vm_, send_);
+    st_.dirtied_pages += mem_.collect_dirty(vm_, changed_);
+    send_.merge(changed_);
     send_.merge(resend_);
     resend_.clear_all();
     phase_ = Phase::stop_copy;
@@ -271,32 +280,42 @@ void Precopy::on_sent(Tick now, std::uint32_t payload_bytes, std::uint32_t wire_
     close_window(now);
 }
 
+// Both walk only copies in flight that the entry names (InflightIndex):
+// O(log n) per entry plus O(1) per copy it confirms or reports, whatever it says.
 void Precopy::on_ack(Tick now, const AckEntry& a) {
     if (phase_ == Phase::queued) return;
     const std::uint64_t end = static_cast<std::uint64_t>(a.first_page) + a.count;
-    if (end > pages_) return;
-    for (std::uint32_t p = inflight_.find_next(a.first_page); p < end; p = inflight_.find_next(p + 1)) {
-        if (sent_round_[p] != a.round) continue;
-        inflight_.clear(p);
-        ++st_.acked_pages;
-        // a page request for this very copy turned out spurious
-        if (resend_.clear(p)) lost_.clear(p);
+    if (a.round == 0 || a.round > pass_ || end > pages_) {
+        ++st_.feedback_bad_round; // a round not sent yet (or a range decode lets through: never)
+        return;
     }
-    maybe_complete(now);
+    const std::uint32_t hit =
+        index_.take_acked(a.round, a.first_page, static_cast<std::uint32_t>(end), [&](std::uint32_t p) {
+            inflight_.clear(p);
+            ++st_.acked_pages;
+            // a page request for this very copy turned out spurious
+            if (resend_.clear(p)) lost_.clear(p);
+        });
+    if (hit < a.count) st_.ack_pages_not_in_flight += a.count - hit;
+    if (hit != 0) maybe_complete(now);
 }
 
 void Precopy::on_page_request(Tick /*now*/, const PageRequest& r) {
     if (phase_ != Phase::precopy && phase_ != Phase::stop_copy) return;
-    if (r.first_page > r.last_page || r.last_page >= pages_) return;
-    for (std::uint32_t p = inflight_.find_next(r.first_page); p <= r.last_page && p < pages_;
-         p = inflight_.find_next(p + 1)) {
-        if (sent_round_[p] != r.round || sent_channel_[p] != r.channel) continue;
-        if (send_.test(p)) continue; // going out in this pass anyway
-        if (resend_.set(p)) {
-            lost_.set(p);
-            ++st_.requested_pages;
-        }
+    if (r.first_page > r.last_page || r.last_page >= pages_ || r.channel >= cfg_.channels || r.round == 0 ||
+        r.round > pass_) {
+        ++st_.feedback_bad_round;
+        return;
     }
+    const std::uint32_t hit =
+        index_.take_requested(r.round, r.channel, r.first_page, r.last_page, [&](std::uint32_t p) {
+            if (send_.test(p)) return; // going out in this pass anyway
+            if (resend_.set(p)) {
+                lost_.set(p);
+                ++st_.requested_pages;
+            }
+        });
+    if (hit == 0) ++st_.request_entries_unmatched;
 }
 
 void Precopy::poll(Tick now) {

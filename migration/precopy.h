@@ -28,7 +28,20 @@
 //            page copy handed out has been acknowledged.
 //
 // Reliability: every page copy handed out stays "in flight" until an ack for
-// exactly that copy (page, round) arrives. Copies reported lost by a
+// exactly that copy (page, round) arrives.
+// Back-channel entries are checked against what was sent: a round not sent
+// yet is counted (feedback_bad_round) and dropped; an ack confirms only copies
+// in flight of exactly that round (others: ack_pages_not_in_flight); a request
+// reports only copies of that round sent on that channel still in flight. Both
+// are looked up in an InflightIndex: O(log n) per entry plus O(1) per copy
+// confirmed or reported, so a forged or replayed frame costs at most
+// O(entries × channels × log n) (inflight.h). Without a MAC the sender cannot
+// tell a forged ack for a copy in flight from a genuine one: that copy is then
+// taken as delivered (the keyed MAC of issue #15 is what closes this).
+//
+// Content rounds: a copy re-sent while the page was not written since the
+// previous copy carries that copy's base round (PageRef::base), so the
+// receiver combines fragments of all copies of the same content. Copies reported lost by a
 // page_request (round, channel, page range) are re-sent in the next pass;
 // copies unconfirmed for `rto_ns` are re-sent too (checked at every pass end
 // and, in stop-copy while waiting, every rto/4). A late ack for an old copy
@@ -46,6 +59,7 @@
 
 #include "common/types.h"
 #include "migration/bitmap.h"
+#include "migration/inflight.h"
 #include "migration/memory.h"
 #include "migration/wire.h"
 
@@ -78,6 +92,11 @@ struct PageRef {
     std::uint32_t round = 0; // pass number, goes into the wire header
     std::uint16_t channel = 0;
     bool resend = false; // re-sent because a previous copy was lost
+    // Round of the first copy with this content: the page was not written
+    // since (== round unless this is a re-send of unchanged content). On the
+    // wire in the page frame's `count`; lets the receiver combine fragments
+    // of different copies of the same content.
+    std::uint32_t base = 0;
 };
 
 // QEMU query-migrate names where one exists.
@@ -113,6 +132,10 @@ struct MigrationStats {
     double throttle = 0;                    // cpu-throttle-percentage / 100
     std::uint32_t throttle_steps = 0;       // auto-converge raises
     std::uint64_t bandwidth_bps = 0;        // bytes/s used for the switchover decision
+    // Back-channel entries dropped or matching nothing (forged, late or duplicated):
+    std::uint64_t feedback_bad_round = 0;        // entries naming round 0 or a round not sent yet
+    std::uint64_t ack_pages_not_in_flight = 0;   // acked pages with no copy of that round in flight
+    std::uint64_t request_entries_unmatched = 0; // requests naming no copy in flight still unreported
 };
 
 class Precopy {
@@ -180,6 +203,9 @@ class Precopy {
     std::vector<std::uint32_t> sent_round_;
     std::vector<std::uint16_t> sent_channel_;
     std::vector<Tick> sent_tick_;
+    std::vector<std::uint32_t> sent_base_; // round of the first copy with the page's current content
+    PageBitmap changed_;                   // dirtied since the page was last handed out
+    InflightIndex index_;                  // the copies in inflight_, by (channel, round, page)
 
     std::uint32_t cursor_ = 0;
     std::uint32_t pass_ = 0;

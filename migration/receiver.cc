@@ -17,6 +17,7 @@ inline std::int32_t sdiff(std::uint32_t a, std::uint32_t b) {
     return static_cast<std::int32_t>(a - b);
 }
 constexpr std::uint32_t kMaxRoundsPerGap = 8;
+constexpr std::uint32_t kMaxRoundAhead = Receiver::kMaxRoundAhead;
 } // namespace
 
 Receiver::Receiver(VmMemory& mem, const ReceiverConfig& cfg, Decompressor* decompressor)
@@ -38,6 +39,7 @@ Receiver::Receiver(VmMemory& mem, const ReceiverConfig& cfg, Decompressor* decom
     for (std::uint16_t v = 0; v < mem.vm_count(); ++v) {
         Vm& s = vms_[v];
         s.round.assign(mem.pages(v), 0);
+        s.base.assign(mem.pages(v), 0);
         s.mask.assign(mem.pages(v), 0);
         s.acks.resize(cfg.max_pending);
         s.reqs.resize(cfg.max_pending);
@@ -71,6 +73,12 @@ WireStatus Receiver::on_frame(Tick now, const std::uint8_t* buf, std::size_t len
         return s;
     }
     Vm& v = vms_[f.h.vm];
+    // A round can only be this far beyond the highest one seen (receiver.h)
+    if (static_cast<std::uint64_t>(f.h.round) > static_cast<std::uint64_t>(v.max_round) + kMaxRoundAhead) {
+        ++drops_[static_cast<std::size_t>(WireStatus::round_ahead)];
+        return WireStatus::round_ahead;
+    }
+    if (f.h.round > v.max_round) v.max_round = f.h.round;
     ++v.ctr.frames;
     v.ctr.payload_bytes += len;
     const std::uint32_t flow = static_cast<std::uint32_t>(f.h.vm) * cfg_.channels + f.h.channel;
@@ -102,22 +110,34 @@ WireStatus Receiver::apply_page(const FrameView& f, std::uint32_t flow) {
     Vm& v = vms_[vm];
     const std::uint32_t p = f.h.page;
     const std::uint32_t r = f.h.round;
+    const std::uint32_t base = f.h.count != 0 ? f.h.count : r;
     ++v.ctr.page_frames;
-    if (r < v.round[p]) {
+    bool newer = false;
+    if (v.round[p] != 0 && base == v.base[p]) {
+        // same content as the copy held: fragments of both combine
+        if (r != v.round[p]) ++v.ctr.combined_frames;
+        if (r > v.round[p]) {
+            v.round[p] = r;
+            newer = true;
+        }
+    } else if (r > v.round[p]) {
+        v.round[p] = r; // newer content: the page starts over
+        v.base[p] = base;
+        v.mask[p] = 0;
+    } else {
         ++v.ctr.stale_frames;
         return WireStatus::ok;
-    }
-    if (r > v.round[p]) {
-        v.round[p] = r;
-        v.mask[p] = 0;
     }
     const bool zero = (f.h.flags & kFlagZero) != 0;
     const bool comp = (f.h.flags & kFlagCompressed) != 0;
     if (v.mask[p] == kFullMask) {
         ++v.ctr.duplicate_frames;
-        // a whole copy again: its ack may have been lost, confirm once more
-        if (zero || comp || static_cast<std::uint32_t>(f.h.offset) + f.h.payload_len == f.h.page_len)
-            add_ack(flow, r, p);
+        // a newer copy of content held whole, or a whole copy again (its ack
+        // may have been lost): confirm it
+        if (newer ||
+            (r == v.round[p] &&
+             (zero || comp || static_cast<std::uint32_t>(f.h.offset) + f.h.payload_len == f.h.page_len)))
+            add_ack(flow, v.round[p], p);
         return WireStatus::ok;
     }
     std::uint8_t* dst = mem_.dest_page(vm, p);
@@ -155,7 +175,7 @@ WireStatus Receiver::apply_page(const FrameView& f, std::uint32_t flow) {
     }
     if (v.mask[p] == kFullMask) {
         ++v.ctr.completed_copies;
-        add_ack(flow, r, p);
+        add_ack(flow, v.round[p], p);
     }
     return WireStatus::ok;
 }

@@ -2,11 +2,29 @@
 // flowteam — the migration receiver: wire frames -> destination memory,
 // back-channel messages, final verification.
 //
-// Pages. Per page the receiver keeps the round of the newest copy seen and a
-// 64-bit mask of the 64-byte units of that copy already written. A frame of
-// an older round than the page's is stale (dropped, counted); a newer round
-// restarts the page; fragments may come in any order and twice (a unit
-// already present is a duplicate). Zero pages are written as zeros (skipped
+// Pages. Per page the receiver keeps the round of the newest copy seen, its
+// base round (the round of the first copy with that content, sent in the
+// page frame's `count`) and a 64-bit mask of the 64-byte units already
+// written. A frame with the same base as the page's holds the same content:
+// its units combine with those already written, whatever its round (so under
+// heavy loss the fragments of successive re-sends of an unchanged page add up
+// instead of each copy having to arrive whole). A frame with another base
+// restarts the page when its round is newer and is stale (dropped, counted)
+// when it is not. Fragments may come in any order and twice (a unit already
+// present is a duplicate). A page is acknowledged with the newest round seen
+// for it; a frame of a newer copy of a page already whole is acknowledged at
+// once (the sender only takes acks for the copy it has in flight).
+//
+// Rounds. A frame whose round is more than kMaxRoundAhead beyond the highest
+// round seen for its VM is dropped and counted (round_ahead): the sender
+// numbers passes 1, 2, 3, … and every pass ends with a round_end marker per
+// channel, so such a jump needs kMaxRoundAhead consecutive passes with every
+// frame lost (< 1e-14 at 90 % loss for 1-page passes of 3 frames and 2
+// markers). A forged frame can thus move a page at most kMaxRoundAhead rounds
+// ahead of the genuine copies; they are stale until the sender's passes catch
+// up (the copy stays unconfirmed, so the sender re-sends it in a new pass at
+// least every rto): one forged frame delays a page, it cannot block it. Only
+// a keyed MAC keeps forged frames out altogether (their content too). Zero pages are written as zeros (skipped
 // when the destination is already zero), compressed pages go through the
 // Decompressor straight into the destination page. A page copy that becomes
 // complete is acknowledged.
@@ -63,7 +81,8 @@ struct RxVmCounters {
     std::uint64_t zero_pages = 0;
     std::uint64_t compressed_pages = 0;
     std::uint64_t duplicate_frames = 0; // nothing new (fragment or seq already seen)
-    std::uint64_t stale_frames = 0;     // older round than the page's newest copy
+    std::uint64_t stale_frames = 0;     // older round than the page's newest copy, other content
+    std::uint64_t combined_frames = 0;  // page frames of another copy of the content held (combined with it)
     std::uint64_t late_frames = 0;      // seq below cum (arrived after being declared lost, or duplicated)
     std::uint64_t lost_frames = 0;      // seqs declared lost
     std::uint64_t gaps = 0;             // loss declarations
@@ -95,6 +114,8 @@ struct FeedbackFrame {
 
 class Receiver {
   public:
+    static constexpr std::uint32_t kMaxRoundAhead = 64;
+
     // Writes destination images of `mem` (with_destination). Throws
     // std::invalid_argument naming the field on a bad config.
     Receiver(VmMemory& mem, const ReceiverConfig& cfg, Decompressor* decompressor = nullptr);
@@ -132,6 +153,8 @@ class Receiver {
     };
     struct Vm {
         std::vector<std::uint32_t> round; // per page
+        std::vector<std::uint32_t> base;  // per page: base round of the content held
+        std::uint32_t max_round = 0;      // highest round accepted
         std::vector<std::uint64_t> mask;  // per page
         std::vector<AckEntry> acks;
         std::vector<PageRequest> reqs;

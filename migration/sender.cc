@@ -133,6 +133,7 @@ std::size_t Sender::start_page(std::uint16_t vm, VmTx& t, Tick now, std::uint8_t
     h.channel = r.channel;
     h.round = r.round;
     h.page = r.page;
+    h.count = r.base;
     h.tx_time = now;
     if (cfg_.detect_zero && page_is_zero(src)) {
         h.flags |= kFlagZero;
@@ -180,6 +181,7 @@ std::size_t Sender::emit_fragment(std::uint16_t vm, VmTx& t, Tick now, std::uint
     h.channel = r.channel;
     h.round = r.round;
     h.page = r.page;
+    h.count = r.base;
     h.offset = static_cast<std::uint16_t>(t.offset);
     h.payload_len = static_cast<std::uint16_t>(len);
     h.page_len = static_cast<std::uint16_t>(kPageSize);

@@ -154,6 +154,8 @@ const char* to_string(WireStatus s) {
         return "unexpected_type";
     case WireStatus::decompress_failed:
         return "decompress_failed";
+    case WireStatus::round_ahead:
+        return "round_ahead";
     case WireStatus::count_:
         break;
     }
@@ -307,7 +309,7 @@ WireStatus decode(const std::uint8_t* buf, std::size_t len, const WireLimits& li
     case FrameType::page: {
         if (h.round == 0) return WireStatus::bad_round;
         if (h.page >= pages) return WireStatus::bad_page;
-        if (h.count != 0) return WireStatus::bad_control;
+        if (h.count > h.round) return WireStatus::bad_control; // base round (0: the copy's own)
         const bool zero = (h.flags & kFlagZero) != 0;
         const bool comp = (h.flags & kFlagCompressed) != 0;
         if (zero && comp) return WireStatus::bad_flags;

@@ -21,7 +21,12 @@
 //   28   4   seq          per-flow sequence number (per VM + channel, per direction)
 //   32   8   tx_time      sender tick when encoded
 //   40   4   count        round_end: data frames of the pass on this channel;
-//                         ack / page_request: number of entries; else 0
+//                         ack / page_request: number of entries;
+//                         page: base round, <= round: the round of the first
+//                         copy with this content (the page was not written
+//                         since); fragments of copies with the same base
+//                         combine at the receiver; 0 means "= round";
+//                         end: 0
 //   44   4   hcrc         CRC32C of bytes 0..43
 //
 // Page data: a raw page is split into fragments at 64-byte aligned offsets
@@ -92,6 +97,7 @@ enum class WireStatus : std::uint8_t {
     bad_entry,       // ack/request entry out of range
     unexpected_type, // a valid frame of a type this end does not accept
     decompress_failed,
+    round_ahead, // receiver: round too far beyond the highest seen for that VM (receiver.h)
     count_
 };
 inline constexpr std::size_t kWireStatusCount = static_cast<std::size_t>(WireStatus::count_);

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <vector>
 
 #include "dataplane/engine.h"
 #include "dataplane/migrate.h"
@@ -319,4 +320,36 @@ TEST(Migrate, MemberFailsMidMigration) {
     expect_all_verified(o);
     EXPECT_FALSE(o.rep.members[1].up);
     EXPECT_GT(o.rep.members[0].tx_packets, 0u);
+}
+
+// Issue #15 finding 8: with --corrupt the sink copied the UDP payload into a
+// scratch buffer of udp_payload_capacity(kMaxMtu) = 9,188 bytes; a chained
+// frame carries up to 9,238 - 42. Such a payload is now counted and dropped
+// (under ASan the old copy is a heap-buffer-overflow).
+TEST(Migrate, OversizePayloadIsCountedAndDroppedUnderCorruption) {
+    dp::MigrateConfig c = small_config(1, 1u << 20);
+    c.faults.corrupt_ppm = 1'000'000; // every frame goes through the scratch copy
+    c.sender.mtu = 9000;
+    dp::MigrationSession s(c, dp::migrate_tsc_hz());
+    auto sink = s.make_sink();
+    const std::uint32_t payload = 9238 - 42;
+    std::vector<std::uint8_t> frame(42 + payload, 0xA5);
+    dp::build_migrate_headers(frame.data(), 0, 0, payload, false);
+    dp::RxFrame f;
+    f.data = frame.data();
+    f.len = static_cast<std::uint32_t>(frame.size());
+    f.pkt_len = f.len;
+    sink->on_frames(1, &f, 1);
+    EXPECT_EQ(s.sink_counters().oversize, 1u);
+    EXPECT_EQ(s.sink_counters().injected_corrupt, 0u);
+    EXPECT_EQ(s.sink_counters().accepted + s.sink_counters().rejected, 0u);
+    // a payload that fits still goes through corruption and the receiver
+    std::vector<std::uint8_t> ok(42 + 100, 0xA5);
+    dp::build_migrate_headers(ok.data(), 0, 0, 100, false);
+    f.data = ok.data();
+    f.len = f.pkt_len = static_cast<std::uint32_t>(ok.size());
+    sink->on_frames(2, &f, 1);
+    EXPECT_EQ(s.sink_counters().oversize, 1u);
+    EXPECT_EQ(s.sink_counters().injected_corrupt, 1u);
+    EXPECT_EQ(s.sink_counters().rejected, 1u);
 }

@@ -183,7 +183,7 @@ inline std::vector<BadFrame> invalid_frames(const WireLimits& lim) {
                        h.offset = 64;
                    }),
                    WireStatus::bad_compressed, "compressed fragment"});
-    out.push_back({with([](FrameHeader& h) { h.count = 1; }), WireStatus::bad_control, "count on a page"});
+    out.push_back({with([](FrameHeader& h) { h.count = 2; }), WireStatus::bad_control, "page base round > round"});
     out.push_back({with([](FrameHeader& h) {
                        h.type = FrameType::round_end;
                        h.page = 0;

@@ -179,10 +179,12 @@ TEST(Wire, EveryInvalidClassIsRecognised) {
         EXPECT_EQ(got, b.why) << b.what << ": got " << to_string(got);
         covered[static_cast<std::size_t>(got)] = true;
     }
-    // every reason decode() can give was produced (the last two are the receiver's)
+    // every reason decode() can give was produced (the last three are the receiver's)
     for (std::size_t i = 1; i < kWireStatusCount; ++i) {
         const auto s = static_cast<WireStatus>(i);
-        if (s == WireStatus::unexpected_type || s == WireStatus::decompress_failed) continue;
+        if (s == WireStatus::unexpected_type || s == WireStatus::decompress_failed ||
+            s == WireStatus::round_ahead)
+            continue;
         EXPECT_TRUE(covered[i]) << to_string(s);
     }
 }
