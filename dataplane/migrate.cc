@@ -15,6 +15,7 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "common/bytes.h"
 #include "dataplane/compress.h"
 
 namespace flowteam::dataplane {
@@ -105,17 +106,6 @@ namespace {
 
 constexpr std::uint32_t kL2L4 = mig::kL2L4Headers; // 42
 
-void put16(std::uint8_t* p, std::uint16_t v) noexcept {
-    p[0] = static_cast<std::uint8_t>(v >> 8);
-    p[1] = static_cast<std::uint8_t>(v);
-}
-std::uint16_t get16(const std::uint8_t* p) noexcept {
-    return static_cast<std::uint16_t>((p[0] << 8) | p[1]);
-}
-std::uint32_t le32(const std::uint8_t* p) noexcept {
-    return static_cast<std::uint32_t>(p[0]) | (static_cast<std::uint32_t>(p[1]) << 8) |
-           (static_cast<std::uint32_t>(p[2]) << 16) | (static_cast<std::uint32_t>(p[3]) << 24);
-}
 std::uint16_t le16(const std::uint8_t* p) noexcept {
     return static_cast<std::uint16_t>(p[0] | (p[1] << 8));
 }
@@ -177,24 +167,24 @@ void build_migrate_headers(std::uint8_t* f, std::uint16_t vm, std::uint32_t flow
     std::uint8_t* ip = f + 14;
     ip[0] = 0x45;
     ip[1] = 0;
-    put16(ip + 2, static_cast<std::uint16_t>(20 + 8 + payload_len));
-    put16(ip + 4, 0);
-    put16(ip + 6, 0x4000); // DF
+    store_be16(ip + 2, static_cast<std::uint16_t>(20 + 8 + payload_len));
+    store_be16(ip + 4, 0);
+    store_be16(ip + 6, 0x4000); // DF
     ip[8] = 64;
     ip[9] = 17;
-    put16(ip + 10, 0);
+    store_be16(ip + 10, 0);
     const std::uint8_t a[4] = {198, 18, static_cast<std::uint8_t>(vm & 0xFF), static_cast<std::uint8_t>(1 + (vm >> 8))};
     const std::uint8_t b[4] = {198, 19, 0, 1};
     std::memcpy(ip + 12, reverse ? b : a, 4);
     std::memcpy(ip + 16, reverse ? a : b, 4);
-    put16(ip + 10, ip_checksum(ip));
+    store_be16(ip + 10, ip_checksum(ip));
     // UDP: one source port per (VM, channel) flow; checksum 0 (the wire header has its CRC).
     std::uint8_t* udp = ip + 20;
     const auto port = static_cast<std::uint16_t>(kMigrateSrcPortBase + flow);
-    put16(udp, reverse ? kMigrateDstPort : port);
-    put16(udp + 2, reverse ? port : kMigrateDstPort);
-    put16(udp + 4, static_cast<std::uint16_t>(8 + payload_len));
-    put16(udp + 6, 0);
+    store_be16(udp, reverse ? kMigrateDstPort : port);
+    store_be16(udp + 2, reverse ? port : kMigrateDstPort);
+    store_be16(udp + 4, static_cast<std::uint16_t>(8 + payload_len));
+    store_be16(udp + 6, 0);
 }
 
 namespace {
@@ -206,11 +196,11 @@ const std::uint8_t* udp_payload_at(const std::uint8_t* f, std::uint32_t len, std
     if ((ip[0] >> 4) != 4) return nullptr;
     const std::uint32_t ihl = (ip[0] & 0x0Fu) * 4u;
     if (ihl < 20 || ip[9] != 17 || 14 + ihl + 8 > len) return nullptr;
-    const std::uint32_t ip_len = get16(ip + 2);
+    const std::uint32_t ip_len = load_be16(ip + 2);
     if (ip_len < ihl + 8 || 14 + ip_len > len) return nullptr;
     const std::uint8_t* udp = ip + ihl;
-    if (get16(udp + port_at) != kMigrateDstPort) return nullptr;
-    const std::uint32_t udp_len = get16(udp + 4);
+    if (load_be16(udp + port_at) != kMigrateDstPort) return nullptr;
+    const std::uint32_t udp_len = load_be16(udp + 4);
     if (udp_len < 8 || udp_len > ip_len - ihl) return nullptr;
     payload_len = udp_len - 8;
     return udp + 8;
@@ -358,7 +348,7 @@ public:
             c.payload_bytes += plen;
             const std::uint16_t vm = le16(p + 8), ch = le16(p + 10);
             const std::uint32_t flow = static_cast<std::uint32_t>(vm) * channels_ + ch;
-            s_.reorder_[flow].on_packet(le32(p + 28));
+            s_.reorder_[flow].on_packet(load_le32(p + 28));
             ++s_.rx_member_[flow][frames[i].member & (kMaxMembers - 1)];
         }
         if (now - last_poll_ >= period_) {

@@ -4,21 +4,14 @@
 
 #include <cstring>
 
+#include "common/bytes.h"
+
 namespace flowteam::emulation {
 
 namespace {
 
 constexpr std::uint8_t kDst[6] = {0x01, 0x80, 0xc2, 0xff, 0x46, 0x54};
 
-void put32(std::uint8_t* p, std::uint32_t v) {
-    p[0] = static_cast<std::uint8_t>(v >> 24);
-    p[1] = static_cast<std::uint8_t>(v >> 16);
-    p[2] = static_cast<std::uint8_t>(v >> 8);
-    p[3] = static_cast<std::uint8_t>(v);
-}
-std::uint32_t get32(const std::uint8_t* p) {
-    return (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) | (std::uint32_t{p[2]} << 8) | p[3];
-}
 
 } // namespace
 
@@ -30,24 +23,24 @@ std::size_t build_member_ping(const MemberPing& p, std::uint8_t* buf, std::size_
     std::memcpy(buf + 6, src, 6);
     buf[12] = static_cast<std::uint8_t>(kPingEtherType >> 8);
     buf[13] = static_cast<std::uint8_t>(kPingEtherType);
-    put32(buf + 14, kPingMagic);
+    store_be32(buf + 14, kPingMagic);
     buf[18] = p.kind;
     buf[19] = p.member;
-    put32(buf + 20, p.seq);
-    put32(buf + 24, static_cast<std::uint32_t>(p.sent >> 32));
-    put32(buf + 28, static_cast<std::uint32_t>(p.sent));
+    store_be32(buf + 20, p.seq);
+    store_be32(buf + 24, static_cast<std::uint32_t>(p.sent >> 32));
+    store_be32(buf + 28, static_cast<std::uint32_t>(p.sent));
     return kPingFrameBytes;
 }
 
 bool parse_member_ping(const std::uint8_t* data, std::size_t len, MemberPing& out) {
     if (len != kPingFrameBytes) return false;
     if (((std::uint16_t{data[12]} << 8) | data[13]) != kPingEtherType) return false;
-    if (get32(data + 14) != kPingMagic) return false;
+    if (load_be32(data + 14) != kPingMagic) return false;
     if (data[18] != kPingKindPing && data[18] != kPingKindPong) return false;
     out.kind = data[18];
     out.member = data[19];
-    out.seq = get32(data + 20);
-    out.sent = (Tick{get32(data + 24)} << 32) | get32(data + 28);
+    out.seq = load_be32(data + 20);
+    out.sent = (Tick{load_be32(data + 24)} << 32) | load_be32(data + 28);
     return true;
 }
 

@@ -4,6 +4,8 @@
 
 #include <cstring>
 
+#include "common/bytes.h"
+
 namespace flowteam::emulation {
 
 namespace {
@@ -13,27 +15,11 @@ constexpr std::uint16_t kEtherVlan = 0x8100;
 constexpr std::uint16_t kEtherQinQ = 0x88A8;
 constexpr std::uint8_t kProtoUdp = 17;
 
-void put16(std::uint8_t* p, std::uint16_t v) {
-    p[0] = static_cast<std::uint8_t>(v >> 8);
-    p[1] = static_cast<std::uint8_t>(v);
-}
-void put32(std::uint8_t* p, std::uint32_t v) {
-    put16(p, static_cast<std::uint16_t>(v >> 16));
-    put16(p + 2, static_cast<std::uint16_t>(v));
-}
-void put64(std::uint8_t* p, std::uint64_t v) {
-    put32(p, static_cast<std::uint32_t>(v >> 32));
-    put32(p + 4, static_cast<std::uint32_t>(v));
-}
-std::uint16_t get16(const std::uint8_t* p) { return static_cast<std::uint16_t>((p[0] << 8) | p[1]); }
-std::uint64_t get64(const std::uint8_t* p) {
-    return (static_cast<std::uint64_t>(load_be32(p)) << 32) | load_be32(p + 4);
-}
 
 // RFC 1071 one's-complement sum over `n` bytes (n even).
 std::uint32_t csum_add(const std::uint8_t* p, std::size_t n, std::uint32_t sum) {
     for (std::size_t i = 0; i + 1 < n; i += 2) {
-        sum += get16(p + i);
+        sum += load_be16(p + i);
     }
     return sum;
 }
@@ -55,37 +41,37 @@ std::size_t build_probe_frame(const PacketDesc& d, const MacAddr& dst_mac, std::
     std::memcpy(eth, dst_mac.data(), 6);
     const MacAddr src = vport_mac(d.vport);
     std::memcpy(eth + 6, src.data(), 6);
-    put16(eth + 12, kEtherIpv4);
+    store_be16(eth + 12, kEtherIpv4);
 
     std::uint8_t* ip = buf + kEthHeaderBytes;
     const std::uint16_t ip_len = static_cast<std::uint16_t>(d.bytes - kEthHeaderBytes);
     ip[0] = 0x45;
     ip[1] = 0;
-    put16(ip + 2, ip_len);
-    put16(ip + 4, static_cast<std::uint16_t>(d.seq));
-    put16(ip + 6, 0x4000); // DF, offset 0
+    store_be16(ip + 2, ip_len);
+    store_be16(ip + 4, static_cast<std::uint16_t>(d.seq));
+    store_be16(ip + 6, 0x4000); // DF, offset 0
     ip[8] = 64;
     ip[9] = kProtoUdp;
-    put16(ip + 10, 0);
-    put32(ip + 12, d.src_ip);
-    put32(ip + 16, d.dst_ip);
-    put16(ip + 10, csum_fold(csum_add(ip, kIpv4HeaderBytes, 0)));
+    store_be16(ip + 10, 0);
+    store_be32(ip + 12, d.src_ip);
+    store_be32(ip + 16, d.dst_ip);
+    store_be16(ip + 10, csum_fold(csum_add(ip, kIpv4HeaderBytes, 0)));
 
     std::uint8_t* udp = ip + kIpv4HeaderBytes;
-    put16(udp, d.src_port);
-    put16(udp + 2, d.dst_port);
-    put16(udp + 4, static_cast<std::uint16_t>(ip_len - kIpv4HeaderBytes));
-    put16(udp + 6, 0);
+    store_be16(udp, d.src_port);
+    store_be16(udp + 2, d.dst_port);
+    store_be16(udp + 4, static_cast<std::uint16_t>(ip_len - kIpv4HeaderBytes));
+    store_be16(udp + 6, 0);
 
     std::uint8_t* ph = udp + kUdpHeaderBytes;
-    put32(ph, kProbeMagic);
+    store_be32(ph, kProbeMagic);
     ph[4] = kProbeVersion;
     ph[5] = d.flags;
-    put16(ph + 6, kProbeHeaderBytes);
-    put32(ph + 8, d.flow_id);
-    put32(ph + 12, d.seq);
-    put64(ph + 16, d.tx_time);
-    put64(ph + 24, d.flow_bytes);
+    store_be16(ph + 6, kProbeHeaderBytes);
+    store_be32(ph + 8, d.flow_id);
+    store_be32(ph + 12, d.seq);
+    store_be64(ph + 16, d.tx_time);
+    store_be64(ph + 24, d.flow_bytes);
     if (zero_fill) {
         std::memset(buf + kMinProbeFrameBytes, 0, d.bytes - kMinProbeFrameBytes);
     }
@@ -117,13 +103,13 @@ ProbeStatus parse_probe_frame(const std::uint8_t* data, std::size_t len, PacketD
         return ProbeStatus::truncated_l2;
     }
     std::size_t off = 12;
-    std::uint16_t type = get16(data + off);
+    std::uint16_t type = load_be16(data + off);
     for (int tags = 0; (type == kEtherVlan || type == kEtherQinQ) && tags < 2; ++tags) {
         if (len < off + 6) { // TCI + inner type
             return ProbeStatus::truncated_l2;
         }
         off += 4;
-        type = get16(data + off);
+        type = load_be16(data + off);
     }
     if (type != kEtherIpv4) {
         return ProbeStatus::not_ipv4;
@@ -143,14 +129,14 @@ ProbeStatus parse_probe_frame(const std::uint8_t* data, std::size_t len, PacketD
     if (csum_fold(csum_add(ip, ihl, 0)) != 0) {
         return ProbeStatus::bad_checksum;
     }
-    const std::size_t total = get16(ip + 2);
+    const std::size_t total = load_be16(ip + 2);
     if (total < ihl) {
         return ProbeStatus::bad_l3;
     }
     if (total > len - l3) {
         return ProbeStatus::truncated_l3;
     }
-    if ((get16(ip + 6) & 0x3FFFu) != 0) { // MF or a fragment offset
+    if ((load_be16(ip + 6) & 0x3FFFu) != 0) { // MF or a fragment offset
         return ProbeStatus::fragment;
     }
     if (ip[9] != kProtoUdp) {
@@ -160,7 +146,7 @@ ProbeStatus parse_probe_frame(const std::uint8_t* data, std::size_t len, PacketD
         return ProbeStatus::bad_l4;
     }
     const std::uint8_t* udp = ip + ihl;
-    const std::size_t udp_len = get16(udp + 4);
+    const std::size_t udp_len = load_be16(udp + 4);
     if (udp_len < kUdpHeaderBytes || udp_len > total - ihl) {
         return ProbeStatus::bad_l4;
     }
@@ -175,21 +161,21 @@ ProbeStatus parse_probe_frame(const std::uint8_t* data, std::size_t len, PacketD
     if (ph[4] != kProbeVersion) {
         return ProbeStatus::bad_version;
     }
-    const std::size_t hlen = get16(ph + 6);
+    const std::size_t hlen = load_be16(ph + 6);
     if (hlen < kProbeHeaderBytes || hlen > payload) {
         return ProbeStatus::bad_probe;
     }
     d.flags = ph[5];
     d.flow_id = load_be32(ph + 8);
     d.seq = load_be32(ph + 12);
-    d.tx_time = get64(ph + 16);
-    d.flow_bytes = get64(ph + 24);
+    d.tx_time = load_be64(ph + 16);
+    d.flow_bytes = load_be64(ph + 24);
     d.src_ip = load_be32(ip + 12);
     d.dst_ip = load_be32(ip + 16);
-    d.src_port = get16(udp);
-    d.dst_port = get16(udp + 2);
+    d.src_port = load_be16(udp);
+    d.dst_port = load_be16(udp + 2);
     d.proto = ip[9];
-    d.vport = get16(data + 10); // low 16 bits of the source MAC (vport_mac layout)
+    d.vport = load_be16(data + 10); // low 16 bits of the source MAC (vport_mac layout)
     d.bytes = static_cast<std::uint32_t>(l3 + total);
     return ProbeStatus::ok;
 }

@@ -34,6 +34,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "common/bytes.h"
 #include "common/types.h"
 
 namespace flowteam::emulation {
@@ -112,10 +113,6 @@ const char* to_string(ProbeStatus s);
 // d.bytes = L2 header + IPv4 total length, i.e. Ethernet padding excluded).
 ProbeStatus parse_probe_frame(const std::uint8_t* data, std::size_t len, PacketDesc& d);
 
-// Big-endian 32-bit field.
-inline std::uint32_t load_be32(const std::uint8_t* p) {
-    return (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) | (std::uint32_t{p[2]} << 8) | p[3];
-}
 
 // Flow id and sequence where an untagged probe frame carries them, read
 // without any check beyond the length: a hint for prefetching a flow's state

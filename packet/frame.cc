@@ -4,14 +4,11 @@
 
 #include <cstring>
 
+#include "common/bytes.h"
+
 namespace flowteam::packet {
 
 namespace {
-
-inline void put16(std::uint8_t* p, std::uint16_t v) {
-    p[0] = static_cast<std::uint8_t>(v >> 8);
-    p[1] = static_cast<std::uint8_t>(v);
-}
 
 std::size_t ext_len(std::uint8_t type) {
     switch (type) {
@@ -100,14 +97,14 @@ std::size_t build_frame(const FrameSpec& s, std::uint8_t* buf, std::size_t cap) 
     std::memcpy(buf + 6, s.src_mac.data(), 6);
     std::size_t off = 12;
     for (std::uint8_t i = 0; i < s.n_vlans; ++i) {
-        put16(buf + off, s.vlan_tpid[i]);
-        put16(buf + off + 2, s.vlan_id[i] & 0x0FFF);
+        store_be16(buf + off, s.vlan_tpid[i]);
+        store_be16(buf + off + 2, s.vlan_id[i] & 0x0FFF);
         off += 4;
     }
     const std::uint16_t type = s.l3 == L3::ipv4   ? kEtherTypeIpv4
                                : s.l3 == L3::ipv6 ? kEtherTypeIpv6
                                                   : s.ethertype;
-    put16(buf + off, type);
+    store_be16(buf + off, type);
     off += 2;
     if (s.l3 == L3::none) return total_len; // payload is zeros
 
@@ -121,15 +118,15 @@ std::size_t build_frame(const FrameSpec& s, std::uint8_t* buf, std::size_t cap) 
         const std::size_t ihl = 20 + s.ipv4_options_len;
         const std::size_t total = ihl + l4_len + s.payload_len;
         ip[0] = static_cast<std::uint8_t>(0x40 | (ihl / 4));
-        put16(ip + 2, static_cast<std::uint16_t>(total));
-        put16(ip + 4, 0x1234); // identification
-        put16(ip + 6, static_cast<std::uint16_t>((s.more_fragments ? 0x2000 : 0) | (s.frag_offset & 0x1FFF)));
+        store_be16(ip + 2, static_cast<std::uint16_t>(total));
+        store_be16(ip + 4, 0x1234); // identification
+        store_be16(ip + 6, static_cast<std::uint16_t>((s.more_fragments ? 0x2000 : 0) | (s.frag_offset & 0x1FFF)));
         ip[8] = s.ttl;
         ip[9] = s.l4_proto;
         std::memcpy(ip + 12, s.src_ip.data(), 4);
         std::memcpy(ip + 16, s.dst_ip.data(), 4);
         std::memset(ip + 20, 1, s.ipv4_options_len); // NOP options
-        put16(ip + 10, fold(sum16(ip, ihl, 0)));
+        store_be16(ip + 10, fold(sum16(ip, ihl, 0)));
         l4_off = off + ihl;
         ip_payload = l4_len + s.payload_len;
     } else {
@@ -146,12 +143,12 @@ std::size_t build_frame(const FrameSpec& s, std::uint8_t* buf, std::size_t cap) 
             std::uint8_t* h = buf + p;
             if (t == 59) continue; // no bytes, and nothing follows in the chain
             if (t == 50) {         // ESP: SPI, sequence; next header is inside the encrypted trailer
-                put16(h + 2, 0x0100);
+                store_be16(h + 2, 0x0100);
                 h[7] = 1;
             } else if (t == 44) {
                 h[0] = next;
-                put16(h + 2, static_cast<std::uint16_t>((s.frag_offset << 3) | (s.more_fragments ? 1 : 0)));
-                put16(h + 6, 0x5678); // identification (low half)
+                store_be16(h + 2, static_cast<std::uint16_t>((s.frag_offset << 3) | (s.more_fragments ? 1 : 0)));
+                store_be16(h + 6, 0x5678); // identification (low half)
             } else if (t == 51) {
                 h[0] = next;
                 h[1] = 4;
@@ -165,22 +162,22 @@ std::size_t build_frame(const FrameSpec& s, std::uint8_t* buf, std::size_t cap) 
             }
             p += ext_len(t);
         }
-        put16(ip + 4, static_cast<std::uint16_t>((p - off - 40) + l4_len + s.payload_len)); // no padding
+        store_be16(ip + 4, static_cast<std::uint16_t>((p - off - 40) + l4_len + s.payload_len)); // no padding
         l4_off = p;
         ip_payload = l4_len + s.payload_len;
     }
 
     if (l4_len != 0) {
         std::uint8_t* h = buf + l4_off;
-        put16(h, s.src_port);
-        put16(h + 2, s.dst_port);
+        store_be16(h, s.src_port);
+        store_be16(h + 2, s.dst_port);
         if (s.l4_proto == kProtoTcp) {
             h[7] = 1;     // sequence 1
             h[12] = 0x50; // data offset 5
             h[13] = 0x10; // ACK
-            put16(h + 14, 0xFFFF);
+            store_be16(h + 14, 0xFFFF);
         } else if (s.l4_proto == kProtoUdp) {
-            put16(h + 4, static_cast<std::uint16_t>(ip_payload));
+            store_be16(h + 4, static_cast<std::uint16_t>(ip_payload));
         }
         const bool fragment = s.frag_offset != 0 || s.more_fragments;
         const bool v6_frag = [&] {
@@ -200,7 +197,7 @@ std::size_t build_frame(const FrameSpec& s, std::uint8_t* buf, std::size_t cap) 
             acc = sum16(h, ip_payload, acc);
             std::uint16_t c = fold(acc);
             if (s.l4_proto == kProtoUdp && c == 0) c = 0xFFFF;
-            put16(h + (s.l4_proto == kProtoTcp ? 16 : 6), c);
+            store_be16(h + (s.l4_proto == kProtoTcp ? 16 : 6), c);
         }
     }
     return total_len;

@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "common/bytes.h"
 #include "packet/flow_key.h"
 #include "packet/hash.h"
 
@@ -37,9 +38,6 @@ inline std::uint32_t load32(const std::uint8_t* p) {
     std::uint32_t v;
     std::memcpy(&v, p, sizeof v);
     return v;
-}
-inline std::uint16_t rd16be(const std::uint8_t* p) {
-    return static_cast<std::uint16_t>((static_cast<unsigned>(p[0]) << 8) | p[1]);
 }
 
 // Absorb one 64-bit word into the 32-bit state.
@@ -99,8 +97,8 @@ inline bool flow_hash_fast(const std::uint8_t* data, std::size_t len, HashPolicy
         return true;
     case HashPolicy::l34: {
         const std::uint32_t h = absorb(kSeedL3 ^ static_cast<std::uint32_t>(L3::ipv4), load64(ip + 12));
-        const std::uint64_t w = static_cast<std::uint64_t>(rd16be(data + kL4)) |
-                                (static_cast<std::uint64_t>(rd16be(data + kL4 + 2)) << 16) |
+        const std::uint64_t w = static_cast<std::uint64_t>(load_be16(data + kL4)) |
+                                (static_cast<std::uint64_t>(load_be16(data + kL4 + 2)) << 16) |
                                 (static_cast<std::uint64_t>(proto) << 32);
         hash = fmix32(absorb(h, w));
         used = HashLayer::l34;

@@ -8,15 +8,12 @@
 #include <cstddef>
 #include <cstring>
 
+#include "common/bytes.h"
 #include "packet/flow_key.h"
 
 namespace flowteam::packet {
 
 namespace {
-
-inline std::uint16_t rd16(const std::uint8_t* p) {
-    return static_cast<std::uint16_t>((static_cast<unsigned>(p[0]) << 8) | p[1]);
-}
 
 inline bool is_vlan_tpid(std::uint16_t t) {
     return t == kEtherTypeVlan || t == kEtherTypeQinQ || t == kEtherTypeQinQOld;
@@ -59,8 +56,8 @@ ParseStatus parse_l4(const std::uint8_t* data, std::size_t off, std::size_t end,
     const std::size_t need = l4_min_header(proto);
     if (need == 0) return ParseStatus::ok; // no ports for this protocol
     if (end - off < need) return ParseStatus::truncated_l4;
-    key.src_port = rd16(data + off);
-    key.dst_port = rd16(data + off + 2);
+    key.src_port = load_be16(data + off);
+    key.dst_port = load_be16(data + off + 2);
     key.has_l4 = true;
     key.l4_offset = static_cast<std::uint16_t>(off);
     return ParseStatus::ok;
@@ -73,7 +70,7 @@ ParseStatus parse_ipv4(const std::uint8_t* data, std::size_t len, std::size_t of
     const std::size_t ihl = static_cast<std::size_t>(ip[0] & 0x0F) * 4;
     if (ihl < kIpv4MinHeader) return ParseStatus::bad_l3;
     if (len - off < ihl) return ParseStatus::truncated_l3;
-    const std::size_t total = rd16(ip + 2);
+    const std::size_t total = load_be16(ip + 2);
     if (total < ihl) return ParseStatus::bad_l3;
 
     key.l3 = L3::ipv4;
@@ -82,7 +79,7 @@ ParseStatus parse_ipv4(const std::uint8_t* data, std::size_t len, std::size_t of
     std::memcpy(key.src_ip, ip + 12, 4);
     std::memcpy(key.dst_ip, ip + 16, 4);
 
-    const std::uint16_t frag = rd16(ip + 6);
+    const std::uint16_t frag = load_be16(ip + 6);
     const bool more_fragments = (frag & 0x2000) != 0;
     const std::uint16_t frag_offset = frag & 0x1FFF;
     key.fragment = more_fragments || frag_offset != 0;
@@ -106,7 +103,7 @@ ParseStatus parse_ipv6(const std::uint8_t* data, std::size_t len, std::size_t of
 
     // Payload length 0 is a jumbogram (or a sender that left it to the NIC):
     // then only the frame bounds us.
-    const std::size_t payload = rd16(ip + 4);
+    const std::size_t payload = load_be16(ip + 4);
     const std::size_t end = payload != 0 ? std::min(len, off + kIpv6Header + payload) : len;
     std::uint8_t nh = ip[6];
     std::size_t p = off + kIpv6Header; // invariant: p <= end
@@ -141,7 +138,7 @@ ParseStatus parse_ipv6(const std::uint8_t* data, std::size_t len, std::size_t of
         if (end - p < hlen) return ParseStatus::bad_ext_header;
         if (nh == kNhFragment) {
             key.fragment = true;
-            const std::uint16_t frag_offset = static_cast<std::uint16_t>(rd16(data + p + 2) >> 3);
+            const std::uint16_t frag_offset = static_cast<std::uint16_t>(load_be16(data + p + 2) >> 3);
             if (frag_offset != 0) { // non-first fragment: payload is mid-datagram
                 key.l4_proto = data[p];
                 return ParseStatus::ok;
@@ -203,8 +200,8 @@ inline bool parse_fast(const std::uint8_t* data, std::size_t len, FlowKey& key) 
     std::memcpy(key.src_ip, ip + 12, 4);
     std::memcpy(key.dst_ip, ip + 16, 4);
     // Bytes [56, 64): ports and offsets.
-    key.src_port = rd16(data + kL4);
-    key.dst_port = rd16(data + kL4 + 2);
+    key.src_port = load_be16(data + kL4);
+    key.dst_port = load_be16(data + kL4 + 2);
     key.l3_offset = static_cast<std::uint16_t>(kL3);
     key.l4_offset = static_cast<std::uint16_t>(kL4);
     return true;
@@ -223,7 +220,7 @@ ParseStatus detail::parse_frame_general(const std::uint8_t* data, std::size_t le
 
     std::memcpy(key.dst_mac, data, 6);
     std::memcpy(key.src_mac, data + 6, 6);
-    std::uint16_t type = rd16(data + 12);
+    std::uint16_t type = load_be16(data + 12);
     std::size_t off = kEthHeaderLen;
 
     while (is_vlan_tpid(type)) {
@@ -235,13 +232,13 @@ ParseStatus detail::parse_frame_general(const std::uint8_t* data, std::size_t le
             key.ethertype = type;
             return ParseStatus::truncated_l2;
         }
-        const std::uint16_t vid = rd16(data + off) & 0x0FFF;
+        const std::uint16_t vid = load_be16(data + off) & 0x0FFF;
         if (key.vlan_count == 0)
             key.outer_vlan = vid;
         else
             key.inner_vlan = vid;
         ++key.vlan_count;
-        type = rd16(data + off + 2);
+        type = load_be16(data + off + 2);
         off += kVlanTagLen;
     }
     key.ethertype = type;

@@ -6,6 +6,8 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "common/bytes.h"
+
 namespace flowteam::packet {
 
 namespace {
@@ -42,11 +44,6 @@ void check_length(std::size_t n) {
                                     std::to_string(ToeplitzKey::kMinLen) + ".." +
                                     std::to_string(ToeplitzKey::kMaxLen) + " bytes; " +
                                     std::to_string(ToeplitzKey::kStandardLen) + " covers IPv6 with ports)");
-}
-
-inline void put16(std::uint8_t* out, std::uint16_t v) {
-    out[0] = static_cast<std::uint8_t>(v >> 8);
-    out[1] = static_cast<std::uint8_t>(v);
 }
 
 } // namespace
@@ -165,8 +162,8 @@ std::size_t rss_tuple_ipv4(const std::uint8_t src[4], const std::uint8_t dst[4],
 std::size_t rss_tuple_ipv4(const std::uint8_t src[4], const std::uint8_t dst[4], std::uint16_t sport,
                            std::uint16_t dport, std::uint8_t* out) {
     rss_tuple_ipv4(src, dst, out);
-    put16(out + 8, sport);
-    put16(out + 10, dport);
+    store_be16(out + 8, sport);
+    store_be16(out + 10, dport);
     return kRssTupleIpv4L4;
 }
 
@@ -179,8 +176,8 @@ std::size_t rss_tuple_ipv6(const std::uint8_t src[16], const std::uint8_t dst[16
 std::size_t rss_tuple_ipv6(const std::uint8_t src[16], const std::uint8_t dst[16], std::uint16_t sport,
                            std::uint16_t dport, std::uint8_t* out) {
     rss_tuple_ipv6(src, dst, out);
-    put16(out + 32, sport);
-    put16(out + 34, dport);
+    store_be16(out + 32, sport);
+    store_be16(out + 34, dport);
     return kRssTupleIpv6L4;
 }
 
