@@ -220,11 +220,11 @@ packet::ToeplitzKey parse_rss_key(const std::string& option, const std::string& 
     }
 }
 
-static std::uint64_t parse_u64(const std::string& option, std::string_view s) {
-    return opt::parse_uint(option, s, 0, UINT32_MAX);
+static std::uint64_t parse_u64(const std::string& option, std::string_view s, std::uint32_t max) {
+    return opt::parse_uint(option, s, 0, max);
 }
 
-std::vector<std::uint32_t> parse_uint_list(const std::string& option, const std::string& text) {
+std::vector<std::uint32_t> parse_uint_list(const std::string& option, const std::string& text, std::uint32_t max) {
     std::vector<std::uint32_t> out;
     std::string_view s(text);
     while (!s.empty()) {
@@ -235,10 +235,10 @@ std::vector<std::uint32_t> parse_uint_list(const std::string& option, const std:
             throw UsageError(option + ": " + opt::quote(text) + " has an empty item (allowed: a list like 0,1,4-7)");
         auto dash = item.find('-');
         if (dash == std::string_view::npos) {
-            out.push_back(static_cast<std::uint32_t>(parse_u64(option, item)));
+            out.push_back(static_cast<std::uint32_t>(parse_u64(option, item, max)));
         } else {
-            auto lo = parse_u64(option, item.substr(0, dash));
-            auto hi = parse_u64(option, item.substr(dash + 1));
+            auto lo = parse_u64(option, item.substr(0, dash), max);
+            auto hi = parse_u64(option, item.substr(dash + 1), max);
             if (hi < lo || hi - lo > 65535)
                 throw UsageError(option + ": " + opt::quote(item) + " is a bad range (allowed: LO-HI, LO <= HI, at most 65536 values)");
             for (auto v = lo; v <= hi; ++v) out.push_back(static_cast<std::uint32_t>(v));

@@ -77,7 +77,8 @@ int run_guarded(const std::string& cmd, int (*body)(int, char**), int argc, char
 // Small value parsers shared by subcommands (each throws UsageError naming the option).
 // An RSS key: hex (packet::ToeplitzKey::from_hex formats) or "symmetric".
 packet::ToeplitzKey parse_rss_key(const std::string& option, const std::string& text);
-std::vector<std::uint32_t> parse_uint_list(const std::string& option, const std::string& text); // "0,1,4-7"
+std::vector<std::uint32_t> parse_uint_list(const std::string& option, const std::string& text,
+                                           std::uint32_t max = UINT32_MAX);   // "0,1,4-7", each 0..max
 std::uint64_t parse_rate_bps(const std::string& option, const std::string& text);             // "10G", "1g", "2.5G", "100M"
 // "500us", "1ms", "2s", "0"; "inf" only where `allow_inf` (returns UINT64_MAX); at most `max_ns`.
 std::uint64_t parse_duration_ns(const std::string& option, const std::string& text, bool allow_inf = false,

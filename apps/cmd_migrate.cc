@@ -59,7 +59,7 @@ constexpr JobMode kJobModes[] = {
 
 // Memory sizes: K M G mean KiB MiB GiB here (as the seeds write 9G VMs).
 std::uint64_t parse_size(const std::string& option, const std::string& s) {
-    return opt::parse_size(option, s, opt::SizeSpec{0, 1ull << 44, true, true});
+    return opt::parse_size(option, s, opt::SizeSpec{0, 1ull << 43, true, true});   // 2^31 pages at most
 }
 
 std::uint32_t ppm(const po::variables_map& vm, const char* name) {

@@ -115,7 +115,7 @@ int body(int argc, char** argv) {
         const auto size = vm["reta-size"].as<std::uint32_t>();
         if (size == 0 || size > 512 || (size & (size - 1)) != 0)
             throw UsageError("--reta-size: " + std::to_string(size) + " (allowed: a power of two, 1..512)");
-        const auto qlist = parse_uint_list("--queues", vm["queues"].as<std::string>());
+        const auto qlist = parse_uint_list("--queues", vm["queues"].as<std::string>(), 65535);
         for (auto q : qlist)
             if (q > 65535) throw UsageError("--queues: queue " + std::to_string(q) + " is above 65535");
         const auto reta = teaming::build_reta(size, qlist);

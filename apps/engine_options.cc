@@ -341,7 +341,7 @@ dp::EngineOptions engine_options_from(const po::variables_map& vm, EngineRole ro
                 }
     } else {
         if (vm.count("ports") != 0) {
-            for (auto p : parse_uint_list("--ports", str(vm, "ports"))) {
+            for (auto p : parse_uint_list("--ports", str(vm, "ports"), 1023)) {
                 if (p >= 1024) throw UsageError("--ports: port " + std::to_string(p) + " does not exist (allowed: 0..1023)");
                 o.port_ids.push_back(static_cast<std::uint16_t>(p));
             }
