@@ -9,8 +9,10 @@ with status 2 and print exactly one line on stderr that names the option,
 print nothing on stdout, and fail before EAL starts (no "EAL:" output, no
 run: well under a second each).
 """
+import atexit
 import concurrent.futures
 import os
+import shutil
 import struct
 import subprocess
 import sys
@@ -20,6 +22,7 @@ import unittest
 
 FLOWTEAM = sys.argv.pop(1) if len(sys.argv) > 1 else "build/apps/flowteam"
 TMP = tempfile.mkdtemp(prefix="flowteam-bad-input-")
+atexit.register(shutil.rmtree, TMP, True)
 
 
 def path(name):
@@ -54,6 +57,9 @@ GARBAGE_INI = write("garbage.ini", b"[scenario]\nname = x\n\x01\x02\x03 garbage 
 HUGE_INI = write("huge.ini", ("[scenario]\nname = huge\n[sweep]\n" +
                               "".join(f"{k} = " + " ; ".join(str(v) for v in range(1, 1001)) + "\n"
                                       for k in ("flows", "max-flows", "vports"))).encode())
+SEED_INI = write("seed.ini", b"[scenario]\nname = s\n[run]\nseed = 1e30\n")
+SEED_REP_INI = write("seedrep.ini", b"[scenario]\nname = s\nrepetitions = 3\n[run]\nseed = 1e30\n")
+LOSS_INI = write("loss.ini", b"[scenario]\nname = l\ncommand = migrate\n[run]\nloss = nan\n")
 DIR = TMP
 NOWHERE = "/nonexistent-flowteam-dir/out.json"
 LONG_DIR = "/tmp/" + "d" * 200
@@ -270,6 +276,9 @@ CASES = [
     (["experiment", DIR, "--dry-run"], "scenario"),
     (["experiment", GARBAGE_INI, "--dry-run"], "garbage.ini"),
     (["experiment", HUGE_INI, "--dry-run"], "combinations"),
+    (["experiment", SEED_INI, "--dry-run"], "seed"),
+    (["experiment", SEED_REP_INI, "--dry-run"], "seed"),
+    (["experiment", LOSS_INI, "--dry-run"], "--loss"),
     (["experiment", "--repetitions", "0", "--dry-run"], "--repetitions"),
     (["experiment", "--repetitions", "nan", "--dry-run"], "--repetitions"),
     (["experiment", "--seeds", "-1", "--dry-run"], "--seeds"),
