@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: BSD-3-Clause
 #include "apps/cli.h"
 
+#include "dataplane/eal.h"
+
 #include <unistd.h>
 
 #include <cctype>
@@ -9,6 +11,8 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <iterator>
+#include <sstream>
 
 namespace flowteam::apps {
 
@@ -24,6 +28,103 @@ void check_output_file(const std::string& option, const std::string& path) {
         throw UsageError(option + ": directory '" + dir.string() + "' is not writable");
     if (fs::exists(p, ec) && ::access(p.c_str(), W_OK) != 0)
         throw UsageError(option + ": '" + path + "' is not writable");
+}
+
+namespace {
+
+// One line whatever the text: control bytes escaped, at most 600 characters.
+std::string one_line(const std::string& s) {
+    std::string o;
+    for (unsigned char c : s) {
+        if (o.size() >= 600) {
+            o += "...";
+            break;
+        }
+        if (c == '\n' || c == '\r' || c == '\t') o += ' ';
+        else if (c < 0x20 || c == 0x7f) {
+            char b[8];
+            std::snprintf(b, sizeof b, "\\x%02x", c);
+            o += b;
+        } else {
+            o += static_cast<char>(c);
+        }
+    }
+    return o;
+}
+
+// Every line of a config file is `name = value`, `[section]`, a comment or
+// blank, with a plain option name: anything else is reported with its line
+// number (Boost would echo the whole offending text).
+void check_config_lines(const std::string& path, const std::string& text) {
+    std::size_t pos = 0;
+    int no = 0;
+    while (pos < text.size()) {
+        ++no;
+        auto nl = text.find('\n', pos);
+        std::string line = text.substr(pos, nl == std::string::npos ? std::string::npos : nl - pos);
+        pos = nl == std::string::npos ? text.size() : nl + 1;
+        if (const auto h = line.find('#'); h != std::string::npos) line.resize(h);
+        const auto b = line.find_first_not_of(" \t\r");
+        if (b == std::string::npos) continue;
+        line = line.substr(b, line.find_last_not_of(" \t\r") + 1 - b);
+        const std::string where = "--config: " + opt::quote(path) + " line " + std::to_string(no) + ": ";
+        if (line.front() == '[' && line.back() == ']') continue;
+        const auto eq = line.find('=');
+        std::string key = eq == std::string::npos ? line : line.substr(0, eq);
+        key = key.substr(0, key.find_last_not_of(" \t") + 1);
+        const bool plain = !key.empty() && key.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") == std::string::npos;
+        if (eq == std::string::npos || !plain)
+            throw UsageError(where + opt::quote(line) + " is not `name = value` (allowed: option names of this command, " +
+                             "`# comments`, [sections])");
+        if (!opt::is_utf8(line)) throw UsageError(where + "not valid UTF-8");
+    }
+}
+
+// Every text value (command line and config) is valid UTF-8: it goes into the
+// JSON reports, which cannot hold anything else.
+void check_utf8(const po::variables_map& vm) {
+    for (const auto& [name, v] : vm) {
+        const auto& val = v.value();
+        auto check = [&](const std::string& s) {
+            if (!opt::is_utf8(s))
+                throw UsageError("--" + name + ": " + opt::quote(s) + " is not valid UTF-8 (allowed: UTF-8 text)");
+        };
+        if (const auto* s = boost::any_cast<std::string>(&val)) check(*s);
+        else if (const auto* vs = boost::any_cast<std::vector<std::string>>(&val))
+            for (const auto& x : *vs) check(x);
+    }
+}
+
+} // namespace
+
+void check_input_file(const std::string& option, const std::string& path, std::uintmax_t max_bytes) {
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    const auto st = fs::status(path, ec);
+    if (ec || !fs::exists(st)) throw UsageError(option + ": " + opt::quote(path) + " does not exist");
+    if (fs::is_directory(st)) throw UsageError(option + ": " + opt::quote(path) + " is a directory; give a file");
+    if (!fs::is_regular_file(st)) throw UsageError(option + ": " + opt::quote(path) + " is not a regular file");
+    const auto size = fs::file_size(path, ec);
+    if (ec || ::access(path.c_str(), R_OK) != 0) throw UsageError(option + ": " + opt::quote(path) + " cannot be read");
+    if (size > max_bytes)
+        throw UsageError(option + ": " + opt::quote(path) + " is " + std::to_string(size) + " bytes (allowed: up to " +
+                         std::to_string(max_bytes) + ")");
+}
+
+CheckedValue<std::uint32_t>* u32_value(std::uint32_t lo, std::uint32_t hi) {
+    return new CheckedValue<std::uint32_t>([lo, hi](const std::string& o, const std::string& t) {
+        return static_cast<std::uint32_t>(opt::parse_uint(o, t, lo, hi));
+    });
+}
+
+CheckedValue<std::uint64_t>* u64_value(std::uint64_t lo, std::uint64_t hi) {
+    return new CheckedValue<std::uint64_t>(
+        [lo, hi](const std::string& o, const std::string& t) { return opt::parse_uint(o, t, lo, hi); });
+}
+
+CheckedValue<double>* real_value(double lo, double hi) {
+    return new CheckedValue<double>(
+        [lo, hi](const std::string& o, const std::string& t) { return opt::parse_real(o, t, lo, hi); });
 }
 
 bool parse_command_line(const std::string& cmd, const std::string& summary, int argc, char** argv,
@@ -46,6 +147,9 @@ bool parse_command_line(const std::string& cmd, const std::string& summary, int 
         if (passthrough == nullptr)
             throw UsageError("'--' given but this command takes no EAL arguments");
         for (++i; i < argc; ++i) passthrough->emplace_back(argv[i]);
+        // Before EAL: it would answer with its whole usage text.
+        if (const std::string p = dataplane::eal_args_problem(*passthrough); !p.empty())
+            throw UsageError("-- (EAL arguments): " + p);
     }
 
     po::options_description all;
@@ -63,11 +167,20 @@ bool parse_command_line(const std::string& cmd, const std::string& summary, int 
     }
     if (vm.count("config") != 0) {
         const auto path = vm["config"].as<std::string>();
+        check_input_file("--config", path);
         std::ifstream in(path);
-        if (!in) throw UsageError("--config: cannot open '" + path + "'");
-        po::store(po::parse_config_file(in, opts), vm);
+        const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        if (!in && !in.eof()) throw UsageError("--config: cannot read " + opt::quote(path));
+        check_config_lines(path, text);
+        std::istringstream cin(text);
+        try {
+            po::store(po::parse_config_file(cin, opts), vm);
+        } catch (const po::error& e) {
+            throw UsageError("--config " + opt::quote(path) + ": " + e.what());
+        }
     }
     po::notify(vm);
+    check_utf8(vm);
     // Before a run that may take minutes, not after it.
     if (vm.count("json") != 0)
         if (const auto* p = boost::any_cast<std::string>(&vm["json"].value())) check_output_file("--json", *p);
@@ -78,16 +191,22 @@ int run_guarded(const std::string& cmd, int (*body)(int, char**), int argc, char
     try {
         return body(argc, argv);
     } catch (const UsageError& e) {
-        std::cerr << "flowteam " << cmd << ": " << e.what() << "\n";
+        std::cerr << "flowteam " << cmd << ": " << one_line(e.what()) << "\n";
+        return kExitUsage;
+    } catch (const BadOptionValue& e) {
+        std::cerr << "flowteam " << cmd << ": " << one_line(e.what()) << "\n";
         return kExitUsage;
     } catch (const po::error& e) {
-        std::cerr << "flowteam " << cmd << ": " << e.what() << " (see 'flowteam " << cmd << " --help')\n";
+        std::cerr << "flowteam " << cmd << ": " << one_line(e.what()) << " (see 'flowteam " << cmd << " --help')\n";
         return kExitUsage;
     } catch (const std::invalid_argument& e) {
-        std::cerr << "flowteam " << cmd << ": " << e.what() << "\n";
+        std::cerr << "flowteam " << cmd << ": " << one_line(e.what()) << "\n";
         return kExitUsage;
+    } catch (const std::bad_alloc&) {
+        std::cerr << "flowteam " << cmd << ": error: out of memory\n";
+        return kExitFailure;
     } catch (const std::exception& e) {
-        std::cerr << "flowteam " << cmd << ": error: " << e.what() << "\n";
+        std::cerr << "flowteam " << cmd << ": error: " << one_line(e.what()) << "\n";
         return kExitFailure;
     }
 }
@@ -101,84 +220,41 @@ packet::ToeplitzKey parse_rss_key(const std::string& option, const std::string& 
     }
 }
 
-static std::uint64_t parse_u64(const std::string& option, std::string_view s) {
-    std::uint64_t v = 0;
-    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-    if (ec != std::errc() || p != s.data() + s.size())
-        throw UsageError(option + ": '" + std::string(s) + "' is not a non-negative integer");
-    return v;
+static std::uint64_t parse_u64(const std::string& option, std::string_view s, std::uint32_t max) {
+    return opt::parse_uint(option, s, 0, max);
 }
 
-std::vector<std::uint32_t> parse_uint_list(const std::string& option, const std::string& text) {
+std::vector<std::uint32_t> parse_uint_list(const std::string& option, const std::string& text, std::uint32_t max) {
     std::vector<std::uint32_t> out;
     std::string_view s(text);
     while (!s.empty()) {
         auto comma = s.find(',');
         auto item = s.substr(0, comma);
         s = comma == std::string_view::npos ? std::string_view() : s.substr(comma + 1);
-        if (item.empty()) throw UsageError(option + ": empty item in '" + text + "'");
+        if (item.empty())
+            throw UsageError(option + ": " + opt::quote(text) + " has an empty item (allowed: a list like 0,1,4-7)");
         auto dash = item.find('-');
         if (dash == std::string_view::npos) {
-            out.push_back(static_cast<std::uint32_t>(parse_u64(option, item)));
+            out.push_back(static_cast<std::uint32_t>(parse_u64(option, item, max)));
         } else {
-            auto lo = parse_u64(option, item.substr(0, dash));
-            auto hi = parse_u64(option, item.substr(dash + 1));
+            auto lo = parse_u64(option, item.substr(0, dash), max);
+            auto hi = parse_u64(option, item.substr(dash + 1), max);
             if (hi < lo || hi - lo > 65535)
-                throw UsageError(option + ": bad range '" + std::string(item) + "'");
+                throw UsageError(option + ": " + opt::quote(item) + " is a bad range (allowed: LO-HI, LO <= HI, at most 65536 values)");
             for (auto v = lo; v <= hi; ++v) out.push_back(static_cast<std::uint32_t>(v));
         }
     }
-    if (out.empty()) throw UsageError(option + ": empty list");
+    if (out.empty()) throw UsageError(option + ": empty list (allowed: a list like 0,1,4-7)");
     return out;
 }
 
-// "<number><suffix>" with a decimal number.
-static double split_number(const std::string& option, const std::string& text, std::string& suffix,
-                           const char* what) {
-    std::size_t i = 0;
-    while (i < text.size() && (std::isdigit(static_cast<unsigned char>(text[i])) != 0 || text[i] == '.')) ++i;
-    if (i == 0) throw UsageError(option + ": '" + text + "' is not " + what);
-    double v = 0;
-    auto [p, ec] = std::from_chars(text.data(), text.data() + i, v);
-    if (ec != std::errc() || p != text.data() + i || !std::isfinite(v) || v < 0)
-        throw UsageError(option + ": '" + text + "' is not " + what);
-    suffix = text.substr(i);
-    for (auto& c : suffix) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    return v;
-}
-
 std::uint64_t parse_rate_bps(const std::string& option, const std::string& text) {
-    std::string suf;
-    double v = split_number(option, text, suf, "a rate (e.g. 10G, 2.5G, 100M, 1000000)");
-    if (suf.size() > 0 && suf.back() == 's') suf.pop_back();    // "10Gbps" -> "10gbp"
-    if (suf.size() > 1 && suf.substr(suf.size() - 2) == "bp") suf.resize(suf.size() - 2);
-    double mult = 1;
-    if (suf.empty()) mult = 1;
-    else if (suf == "k") mult = 1e3;
-    else if (suf == "m") mult = 1e6;
-    else if (suf == "g") mult = 1e9;
-    else if (suf == "t") mult = 1e12;
-    else throw UsageError(option + ": unknown rate unit in '" + text + "' (allowed: K, M, G, T, optional 'bps')");
-    double bps = v * mult;
-    if (bps < 1e3 || bps > 1e13) throw UsageError(option + ": '" + text + "' is outside 1 Kb/s .. 10 Tb/s");
-    return static_cast<std::uint64_t>(bps);
+    return opt::parse_rate_bps(option, text);
 }
 
-std::uint64_t parse_duration_ns(const std::string& option, const std::string& text) {
-    if (text == "inf" || text == "infinite" || text == "none")
-        return UINT64_MAX;
-    std::string suf;
-    double v = split_number(option, text, suf, "a duration (e.g. 500us, 1ms, 2s, 0)");
-    double mult;
-    if (suf == "ns") mult = 1;
-    else if (suf == "us") mult = 1e3;
-    else if (suf == "ms") mult = 1e6;
-    else if (suf == "s") mult = 1e9;
-    else if (suf.empty() && v == 0) mult = 1;
-    else throw UsageError(option + ": '" + text + "' needs a unit (ns, us, ms, s)");
-    double ns = v * mult;
-    if (ns > 1e15) throw UsageError(option + ": '" + text + "' is too long");
-    return static_cast<std::uint64_t>(std::llround(ns));
+std::uint64_t parse_duration_ns(const std::string& option, const std::string& text, bool allow_inf,
+                                std::uint64_t max_ns) {
+    return opt::parse_duration_ns(option, text, opt::DurationSpec{0, max_ns, allow_inf});
 }
 
 } // namespace flowteam::apps

@@ -117,7 +117,7 @@ int cmd_bridge(int argc, char** argv) {
     b.add_options()
         ("iface-a", po::value<std::string>()->default_value("ftA"), "tap interface the traffic enters by (client side)")
         ("iface-b", po::value<std::string>()->default_value("ftB"), "tap interface the traffic leaves by (server side)")
-        ("bridge-flows", po::value<std::uint32_t>()->default_value(256), "TCP flows measured (power of two 16..4096)")
+        ("bridge-flows", u32_value(16, 4096)->default_value(256), "TCP flows measured (power of two 16..4096)")
         ("ready-file", po::value<std::string>()->value_name("FILE"),
          "written once both tap interfaces exist and the ports are started: IFACE_A IFACE_B TELEMETRY_SOCKET");
     opts.add(b);
@@ -136,11 +136,11 @@ int cmd_bridge(int argc, char** argv) {
     bc.iface_b = vm["iface-b"].as<std::string>();
     bc.mtu = o.mtu;
     bc.track_flows = vm["bridge-flows"].as<std::uint32_t>();
-    for (const auto& [opt, name] : {std::pair<const char*, const std::string&>{"--iface-a", bc.iface_a},
+    for (const auto& [oname, name] : {std::pair<const char*, const std::string&>{"--iface-a", bc.iface_a},
                                     std::pair<const char*, const std::string&>{"--iface-b", bc.iface_b}}) {
         const bool ok = !name.empty() && name.size() <= 15 &&
                         std::all_of(name.begin(), name.end(), [](char ch) { return std::isalnum(static_cast<unsigned char>(ch)) != 0 || ch == '_'; });
-        if (!ok) throw UsageError(std::string(opt) + ": '" + name + "' not allowed; allowed: 1..15 characters of [A-Za-z0-9_]");
+        if (!ok) throw UsageError(std::string(oname) + ": " + opt::quote(name) + " is not an interface name (allowed: 1..15 characters of [A-Za-z0-9_])");
     }
     if (bc.track_flows < 16 || bc.track_flows > 4096 || (bc.track_flows & (bc.track_flows - 1)) != 0)
         throw UsageError("--bridge-flows: " + std::to_string(bc.track_flows) + " not allowed; allowed: a power of two 16..4096");

@@ -258,6 +258,7 @@ int cmd_experiment(int argc, char** argv) {
 
     // ---- scenario
     const std::string file = vm.count("scenario") ? vm["scenario"].as<std::string>() : "";
+    if (!file.empty()) check_input_file("scenario", file);
     if (!file.empty() && is_tcp_scenario(file)) exec_tcp_scenario(file, vm);
     ex::Scenario sc = ex::load_scenario(file);
     std::vector<std::string> sets = vm.count("set") ? vm["set"].as<std::vector<std::string>>() : std::vector<std::string>{};
@@ -325,15 +326,19 @@ int cmd_experiment(int argc, char** argv) {
     const fs::path out = vm["out"].as<std::string>();
     const fs::path runs_dir = out / "runs";
     std::error_code ec;
+    if (fs::exists(out, ec) && !fs::is_directory(out, ec))
+        throw UsageError("--out: " + opt::quote(out.string()) + " is not a directory (allowed: a new or existing directory)");
     fs::create_directories(runs_dir, ec);
-    if (ec) throw std::runtime_error("cannot create " + runs_dir.string() + ": " + ec.message());
+    if (ec || ::access(runs_dir.c_str(), W_OK) != 0)
+        throw UsageError("--out: cannot create or write " + opt::quote(runs_dir.string()) + ": " +
+                         (ec ? ec.message() : std::string("permission denied")) + " (allowed: a writable directory)");
     if (!file.empty()) fs::copy_file(file, out / "scenario.ini", fs::copy_options::overwrite_existing, ec);
 
     // ---- run
     double timeout_override = 0;
     if (sc.run_timeout) {
         try {
-            timeout_override = static_cast<double>(parse_duration_ns("run-timeout", sc.run_timeout->text)) / 1e9;
+            timeout_override = static_cast<double>(parse_duration_ns("run-timeout", sc.run_timeout->text, true)) / 1e9;
         } catch (const UsageError& e) {
             ex::fail_at(sc.run_timeout->at, e.what());
         }

@@ -22,10 +22,12 @@
 #include "apps/cli.h"
 #include "apps/commands.h"
 #include "apps/engine_options.h"
+#include "apps/migrate_options.h"
 #include "dataplane/eal.h"
 #include "dataplane/engine.h"
 #include "dataplane/migrate.h"
 #include "dataplane/signals.h"
+#include "common/sysmem.h"
 
 namespace flowteam::apps {
 namespace {
@@ -55,80 +57,49 @@ constexpr JobMode kJobModes[] = {
     {"roundrobin", "roundrobin", "static"},
 };
 
-void add_migrate_options(po::options_description& opts) {
-    po::options_description m("Migration");
-    m.add_options()
-        ("vms", po::value<std::uint32_t>()->default_value(6), "VMs to migrate (1..1024)")
-        ("vm-mem", po::value<std::string>()->default_value("128MiB"), "memory per VM (multiple of 4 KiB; the seeds migrate 9 GB VMs, scaled down to fit 2 cores)")
-        ("simultaneous", po::value<std::uint32_t>()->default_value(2), "M: migrations at once (the rest queue)")
-        ("channels", po::value<std::uint32_t>()->default_value(2), "C: channels (UDP flows) per migration")
-        ("compress", po::value<std::string>()->default_value("none"), "none, isal (deflate, compress_isal), zlib")
-        ("compress-huffman", po::value<std::string>()->default_value("fixed"),
-         "deflate Huffman codes: fixed (ISA-L level 0: no tree, ~4-5 cycles/byte), dynamic (a tree per 4 KiB page, "
-         "ISA-L level 1: ~3-4x the CPU for about the same ratio), default")
-        ("compress-level", po::value<std::uint32_t>()->default_value(1), "deflate level 1..9 (isal: 1, 2, 3)")
-        ("compress-sample", po::value<std::string>()->default_value("on"),
-         "on: pages whose 256-byte sample looks random are sent raw without a compress attempt; off: try every page")
-        ("compare-compression", po::bool_switch(),
-         "run the same migration without and with compression (none, isal; one process each) on the given --rates "
-         "and --mode (default dynamic) and print time, goodput, ratio and CPU cycles per byte side by side")
-        ("zero-copy", po::value<std::string>()->default_value("off"),
-         "on: raw page bodies leave as a second mbuf segment attached to guest memory (no copy; JSON source."
-         "ext_segments_attached; no free segment: copied, ext_engine_copied); off: copied into the frame")
-        ("zero-pages", po::value<double>()->default_value(0.25), "fraction of zero pages")
-        ("compressible", po::value<double>()->default_value(0.60),
-         "fraction of compressible pages (~3.5x each under deflate); the rest is random")
-        ("working-set", po::value<std::string>()->default_value("8MiB"), "per VM: memory the guest keeps writing")
-        ("dirty-rate", po::value<double>()->default_value(20000), "per VM: page writes per second")
-        ("downtime-limit", po::value<std::string>()->default_value("300ms"), "switch to stop-and-copy below this")
-        ("max-rounds", po::value<std::uint32_t>()->default_value(30), "pre-copy passes before a forced switchover")
-        ("auto-converge", po::bool_switch(), "throttle guests that dirty faster than we send")
-        ("loss", po::value<double>()->default_value(0), "inject loss at the receiver, percent of frames")
-        ("corrupt", po::value<double>()->default_value(0), "inject one flipped header byte, percent of frames")
-        ("truncate", po::value<double>()->default_value(0), "inject truncated frames, percent of frames")
-        ("split-lcores", po::bool_switch(),
-         "testbed: sender (TX) and receiver (wire + RX) on separate CPUs, like two hosts — 3 lcores, control and "
-         "TX share the first CPU (default in --compare-compression); without it one worker lcore runs both ends")
-        ("timeout", po::value<std::string>()->default_value("90s"), "stop the run after this long");
-    opts.add(m);
-}
-
-std::uint64_t parse_size(const std::string& opt, const std::string& s) {
-    std::size_t i = 0;
-    while (i < s.size() && (std::isdigit(static_cast<unsigned char>(s[i])) != 0 || s[i] == '.')) ++i;
-    if (i == 0) throw UsageError(opt + ": '" + s + "' is not a size");
-    const double v = std::stod(s.substr(0, i));
-    std::string u = s.substr(i);
-    for (auto& c : u) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    double mult = 1;
-    if (u.empty() || u == "b") mult = 1;
-    else if (u == "k" || u == "kib" || u == "ki") mult = 1024;
-    else if (u == "m" || u == "mib" || u == "mi") mult = 1024.0 * 1024;
-    else if (u == "g" || u == "gib" || u == "gi") mult = 1024.0 * 1024 * 1024;
-    else throw UsageError(opt + ": unknown unit in '" + s + "' (KiB, MiB, GiB)");
-    return static_cast<std::uint64_t>(v * mult);
+// Memory sizes: K M G mean KiB MiB GiB here (as the seeds write 9G VMs).
+std::uint64_t parse_size(const std::string& option, const std::string& s) {
+    return opt::parse_size(option, s, opt::SizeSpec{0, 1ull << 43, true, true});   // 2^31 pages at most
 }
 
 std::uint32_t ppm(const po::variables_map& vm, const char* name) {
-    const double p = vm[name].as<double>();
-    if (p < 0 || p > 100) throw UsageError(std::string("--") + name + ": percent 0..100");
+    const double p = vm[name].as<double>();   // 0..100, finite (real_value)
     return static_cast<std::uint32_t>(p * 10'000.0 + 0.5);
 }
 
-bool on_off(const std::string& opt, const std::string& v) {
+bool on_off(const std::string& option, const std::string& v) {
     if (v == "on" || v == "yes" || v == "true" || v == "1") return true;
     if (v == "off" || v == "no" || v == "false" || v == "0") return false;
-    throw UsageError(opt + ": '" + v + "' (allowed: on, off)");
+    throw UsageError(option + ": " + opt::quote(v) + " (allowed: on, off)");
 }
 
 dp::MigrateConfig migrate_config(const po::variables_map& vm, std::uint32_t mtu) {
     dp::MigrateConfig c;
     const auto n = vm["vms"].as<std::uint32_t>();
-    if (n < 1 || n > 1024) throw UsageError("--vms: 1..1024");
     const std::uint64_t mem = parse_size("--vm-mem", vm["vm-mem"].as<std::string>());
-    if (mem == 0 || mem % mig::kPageSize != 0) throw UsageError("--vm-mem: a positive multiple of 4 KiB");
+    if (mem == 0 || mem % mig::kPageSize != 0)
+        throw UsageError("--vm-mem: " + opt::quote(vm["vm-mem"].as<std::string>()) +
+                         " (allowed: a positive multiple of 4 KiB, e.g. 128MiB)");
     const std::uint64_t ws = parse_size("--working-set", vm["working-set"].as<std::string>());
-    if (ws > mem) throw UsageError("--working-set: larger than --vm-mem");
+    if (ws > mem) throw UsageError("--working-set: " + opt::quote(vm["working-set"].as<std::string>()) +
+                                   " is larger than --vm-mem (allowed: 0..vm-mem)");
+    const double zero = vm["zero-pages"].as<double>();
+    if (zero + vm["compressible"].as<double>() > 1.0 + 1e-9)
+        throw UsageError("--compressible: zero-pages + compressible is above 1 (allowed: a sum of 0..1)");
+    {
+        // Source and destination images hold every non-zero page (the rest is
+        // never touched), plus ~64 bytes of state per page: refuse what could
+        // only end in std::bad_alloc or the OOM killer.
+        const double pages = static_cast<double>(mem / mig::kPageSize) * n;
+        const double need = pages * (2.0 * mig::kPageSize * (1.0 - zero) + 64.0);
+        const double have = static_cast<double>(opt::available_memory_bytes());
+        if (need > have) {
+            char b[200];
+            std::snprintf(b, sizeof b, "%u VMs x %s need about %.1f GiB of memory, %.1f GiB are available", n,
+                          vm["vm-mem"].as<std::string>().c_str(), need / 1073741824.0, have / 1073741824.0);
+            throw UsageError("--vms/--vm-mem: " + std::string(b) + " (allowed: vms x vm-mem within the available memory)");
+        }
+    }
     mig::VmSpec spec;
     spec.mem_bytes = mem;
     spec.mix.zero = vm["zero-pages"].as<double>();
@@ -138,25 +109,22 @@ dp::MigrateConfig migrate_config(const po::variables_map& vm, std::uint32_t mtu)
     c.memory.vms.assign(n, spec);
     c.memory.seed = vm["seed"].as<std::uint64_t>();
     const auto m = vm["simultaneous"].as<std::uint32_t>();
-    if (m < 1 || m > 1024) throw UsageError("--simultaneous: 1..1024");
     c.sched.max_concurrent = static_cast<std::uint16_t>(m);
     const auto ch = vm["channels"].as<std::uint32_t>();
-    if (ch < 1 || ch > 64) throw UsageError("--channels: 1..64");
     c.sched.precopy.channels = static_cast<std::uint16_t>(ch);
     c.sched.precopy.downtime_limit_ns = parse_duration_ns("--downtime-limit", vm["downtime-limit"].as<std::string>());
     c.sched.precopy.max_rounds = vm["max-rounds"].as<std::uint32_t>();
     c.sched.precopy.auto_converge = vm["auto-converge"].as<bool>();
     c.sender.mtu = mtu;
     if (!dp::parse_compress(vm["compress"].as<std::string>(), c.compress))
-        throw UsageError("--compress: '" + vm["compress"].as<std::string>() + "' (allowed: none, isal, zlib)");
+        throw UsageError("--compress: " + opt::quote(vm["compress"].as<std::string>()) + " (allowed: none, isal, zlib)");
     try {
         c.compress_huffman = dp::parse_huffman(vm["compress-huffman"].as<std::string>());
     } catch (const std::invalid_argument&) {
-        throw UsageError("--compress-huffman: '" + vm["compress-huffman"].as<std::string>() +
-                         "' (allowed: dynamic, fixed, default)");
+        throw UsageError("--compress-huffman: " + opt::quote(vm["compress-huffman"].as<std::string>()) +
+                         " (allowed: dynamic, fixed, default)");
     }
     c.compress_level = static_cast<int>(vm["compress-level"].as<std::uint32_t>());
-    if (c.compress_level < 1 || c.compress_level > 9) throw UsageError("--compress-level: 1..9");
     c.sender.zero_copy = on_off("--zero-copy", vm["zero-copy"].as<std::string>());
     c.sender.compress_sample = on_off("--compress-sample", vm["compress-sample"].as<std::string>());
     c.faults.loss_ppm = ppm(vm, "loss");
@@ -772,6 +740,50 @@ void add_testbed_options(po::options_description& opts) {
 
 } // namespace
 
+void add_migrate_options(po::options_description& opts) {
+    po::options_description m("Migration");
+    m.add_options()
+        ("vms", u32_value(1, 1024)->default_value(6), "VMs to migrate (1..1024; with --vm-mem within the machine's memory)")
+        ("vm-mem", po::value<std::string>()->default_value("128MiB"), "memory per VM (multiple of 4 KiB; the seeds migrate 9 GB VMs, scaled down to fit 2 cores)")
+        ("simultaneous", u32_value(1, 1024)->default_value(2), "M: migrations at once (the rest queue)")
+        ("channels", u32_value(1, 64)->default_value(2), "C: channels (UDP flows) per migration")
+        ("compress", po::value<std::string>()->default_value("none"), "none, isal (deflate, compress_isal), zlib")
+        ("compress-huffman", po::value<std::string>()->default_value("fixed"),
+         "deflate Huffman codes: fixed (ISA-L level 0: no tree, ~4-5 cycles/byte), dynamic (a tree per 4 KiB page, "
+         "ISA-L level 1: ~3-4x the CPU for about the same ratio), default")
+        ("compress-level", u32_value(1, 9)->default_value(1), "deflate level 1..9 (isal: 1, 2, 3)")
+        ("compress-sample", po::value<std::string>()->default_value("on"),
+         "on: pages whose 256-byte sample looks random are sent raw without a compress attempt; off: try every page")
+        ("compare-compression", po::bool_switch(),
+         "run the same migration without and with compression (none, isal; one process each) on the given --rates "
+         "and --mode (default dynamic) and print time, goodput, ratio and CPU cycles per byte side by side")
+        ("zero-copy", po::value<std::string>()->default_value("off"),
+         "on: raw page bodies leave as a second mbuf segment attached to guest memory (no copy; JSON source."
+         "ext_segments_attached; no free segment: copied, ext_engine_copied); off: copied into the frame")
+        ("zero-pages", real_value(0, 1)->default_value(0.25, "0.25"), "fraction of zero pages (0..1)")
+        ("compressible", real_value(0, 1)->default_value(0.60, "0.6"),
+         "fraction of compressible pages (~3.5x each under deflate; zero-pages + compressible <= 1); the rest is random")
+        ("working-set", po::value<std::string>()->default_value("8MiB"), "per VM: memory the guest keeps writing")
+        ("dirty-rate", real_value(0, 1e9)->default_value(20000, "20000"), "per VM: page writes per second (0..1e9)")
+        ("downtime-limit", po::value<std::string>()->default_value("300ms"), "switch to stop-and-copy below this")
+        ("max-rounds", u32_value(0, 1'000'000)->default_value(30), "pre-copy passes before a forced switchover")
+        ("auto-converge", po::bool_switch(), "throttle guests that dirty faster than we send")
+        ("loss", real_value(0, 100)->default_value(0, "0"), "inject loss at the receiver, percent of frames (0..100)")
+        ("corrupt", real_value(0, 100)->default_value(0, "0"), "inject one flipped header byte, percent of frames (0..100)")
+        ("truncate", real_value(0, 100)->default_value(0, "0"), "inject truncated frames, percent of frames (0..100)")
+        ("split-lcores", po::bool_switch(),
+         "testbed: sender (TX) and receiver (wire + RX) on separate CPUs, like two hosts — 3 lcores, control and "
+         "TX share the first CPU (default in --compare-compression); without it one worker lcore runs both ends")
+        ("timeout", po::value<std::string>()->default_value("90s"), "stop the run after this long");
+    opts.add(m);
+}
+
+void check_migrate_options(const po::variables_map& vm, std::uint32_t mtu) {
+    (void)migrate_config(vm, mtu);
+    (void)parse_duration_ns("--timeout", vm["timeout"].as<std::string>());
+    (void)parse_duration_ns("--downtime-limit", vm["downtime-limit"].as<std::string>());
+}
+
 int cmd_migrate(int argc, char** argv) {
     po::options_description opts("migrate");
     add_testbed_options(opts);
@@ -779,6 +791,16 @@ int cmd_migrate(int argc, char** argv) {
     po::variables_map vm;
     std::vector<std::string> eal_args;
     if (!parse_command_line("migrate", kSummary, argc, argv, opts, vm, &eal_args)) return 0;
+    // Every value checked once, here, before EAL starts or any child runs.
+    {
+        po::variables_map check = vm;
+        if (vm.count("mode") == 0) {   // the main job: the engine sees each mode in turn; check with one
+            check.erase("mode");
+            check.emplace("mode", po::variable_value(boost::any(std::string("hash")), false));
+        }
+        const dp::EngineOptions eo = engine_options_from(check, EngineRole::run);
+        check_migrate_options(vm, eo.mtu);
+    }
     if (vm["compare-compression"].as<bool>()) return run_compare(argc, argv, vm);
     if (vm.count("mode") == 0) return run_job(argc, argv, vm);
     return run_one(vm, eal_args);

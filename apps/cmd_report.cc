@@ -23,6 +23,8 @@
 namespace flowteam::apps {
 namespace {
 
+constexpr std::uint64_t kMaxPackets = 200'000'000;   // flows x packets: a few seconds of work
+
 struct Flow {
     packet::FlowKey key{};
     std::uint32_t hash = 0;
@@ -148,15 +150,15 @@ int body(int argc, char** argv) {
     po::options_description opts("report");
     opts.add_options()
         ("rates", po::value<std::string>()->default_value("10G,10G"), "member link rates, one per member (e.g. 10G,1G)")
-        ("flows", po::value<std::uint32_t>()->default_value(16), "number of flows (1..1000000)")
-        ("vms", po::value<std::uint32_t>()->default_value(6), "virtual ports (VMs) the flows belong to")
-        ("packets", po::value<std::uint64_t>()->default_value(2000), "packets per flow")
-        ("frame", po::value<std::uint32_t>()->default_value(1514), "frame size in bytes (64..9018)")
+        ("flows", u32_value(1, 1'000'000)->default_value(16), "number of flows (1..1000000)")
+        ("vms", u32_value(1, 1'000'000)->default_value(6), "virtual ports (VMs) the flows belong to (1..1000000)")
+        ("packets", u64_value(1, kMaxPackets)->default_value(2000), "packets per flow (flows x packets <= 200000000)")
+        ("frame", u32_value(64, 9018)->default_value(1514), "frame size in bytes (64..9018)")
         ("gap", po::value<std::string>()->default_value("200us"), "mean pause between 16-packet bursts of a flow")
         ("flowlet-gap", po::value<std::string>()->default_value("100us"), "dynamic mode: flowlet gap (delta)")
         ("hash", po::value<std::string>()->default_value("l34"), "hash policy: l2, l23, l3, l34, toeplitz")
-        ("queues", po::value<std::uint32_t>()->default_value(4), "RSS queues per member port (1..512)")
-        ("seed", po::value<std::uint64_t>()->default_value(1), "random seed")
+        ("queues", u32_value(1, 512)->default_value(4), "RSS queues per member port (1..512)")
+        ("seed", u64_value()->default_value(1), "random seed")
         ("json", po::value<std::string>()->value_name("FILE"), "also write the report as JSON to FILE ('-' = stdout)");
     po::variables_map vm;
     if (!parse_command_line("report",
@@ -178,25 +180,23 @@ int body(int argc, char** argv) {
             if (c == std::string::npos) break;
             pos = c + 1;
         }
-        if (members.size() < 2 || members.size() > kMaxMembers)
+        if (members.size() < 2 || members.size() > kMaxMembers || vm["rates"].as<std::string>().empty())
             throw UsageError("--rates: give 2.." + std::to_string(kMaxMembers) + " member rates");
     }
     const auto n_flows = vm["flows"].as<std::uint32_t>();
-    if (n_flows < 1 || n_flows > 1'000'000) throw UsageError("--flows: must be 1..1000000");
     const auto vms = vm["vms"].as<std::uint32_t>();
-    if (vms < 1) throw UsageError("--vms: must be at least 1");
     const auto packets = vm["packets"].as<std::uint64_t>();
-    if (packets < 1 || packets * n_flows > 200'000'000ull)
-        throw UsageError("--packets: must be >= 1 and flows x packets <= 200000000");
+    if (packets > kMaxPackets / n_flows)   // no overflow: both are bounded, the product is not
+        throw UsageError("--packets: " + std::to_string(packets) + " x " + std::to_string(n_flows) +
+                         " flows is too much work (allowed: flows x packets <= " + std::to_string(kMaxPackets) + ")");
     const auto frame = vm["frame"].as<std::uint32_t>();
-    if (frame < 64 || frame > 9018) throw UsageError("--frame: must be 64..9018");
-    const auto gap_ns = std::max<std::uint64_t>(1, parse_duration_ns("--gap", vm["gap"].as<std::string>()));
-    const auto delta_ns = parse_duration_ns("--flowlet-gap", vm["flowlet-gap"].as<std::string>());
+    const auto gap_ns = std::max<std::uint64_t>(1, parse_duration_ns("--gap", vm["gap"].as<std::string>(), false,
+                                                                      10'000'000'000ull));
+    const auto delta_ns = parse_duration_ns("--flowlet-gap", vm["flowlet-gap"].as<std::string>(), true);
     packet::HashPolicy policy;
     if (!packet::parse_hash_policy(vm["hash"].as<std::string>(), policy))
-        throw UsageError("--hash: '" + vm["hash"].as<std::string>() + "' (allowed: l2, l23, l3, l34, toeplitz)");
+        throw UsageError("--hash: " + opt::quote(vm["hash"].as<std::string>()) + " (allowed: l2, l23, l3, l34, toeplitz)");
     const auto queues = vm["queues"].as<std::uint32_t>();
-    if (queues < 1 || queues > 512) throw UsageError("--queues: must be 1..512");
     const auto seed = vm["seed"].as<std::uint64_t>();
 
     const packet::ToeplitzKey rss_key = packet::ToeplitzKey::microsoft();

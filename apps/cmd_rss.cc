@@ -29,37 +29,28 @@ Endpoint parse_endpoint(const std::string& option, const std::string& text) {
     std::string host = text, port;
     if (!text.empty() && text.front() == '[') {
         auto close = text.find(']');
-        if (close == std::string::npos) throw UsageError(option + ": '" + text + "' lacks the closing ']'");
+        if (close == std::string::npos) throw UsageError(option + ": " + opt::quote(text) + " lacks the closing ']' (allowed: [v6addr]:port)");
         host = text.substr(1, close - 1);
         if (close + 1 < text.size()) {
-            if (text[close + 1] != ':') throw UsageError(option + ": expected ':PORT' after ']' in '" + text + "'");
+            if (text[close + 1] != ':') throw UsageError(option + ": " + opt::quote(text) + " lacks ':PORT' after ']' (allowed: [v6addr]:port)");
             port = text.substr(close + 2);
-            if (port.empty()) throw UsageError(option + ": empty port in '" + text + "'");
+            if (port.empty()) throw UsageError(option + ": " + opt::quote(text) + " has an empty port (allowed: 0..65535)");
         }
     } else if (std::count(text.begin(), text.end(), ':') == 1) {
         auto colon = text.find(':');
         host = text.substr(0, colon);
         port = text.substr(colon + 1);
-        if (port.empty()) throw UsageError(option + ": empty port in '" + text + "'");
+        if (port.empty()) throw UsageError(option + ": " + opt::quote(text) + " has an empty port (allowed: 0..65535)");
     }
     if (inet_pton(AF_INET, host.c_str(), ep.addr) == 1) {
         ep.v6 = false;
     } else if (inet_pton(AF_INET6, host.c_str(), ep.addr) == 1) {
         ep.v6 = true;
     } else {
-        throw UsageError(option + ": '" + host + "' is not an IPv4 or IPv6 address (use [v6addr]:port with a port)");
+        throw UsageError(option + ": " + opt::quote(host) + " is not an IPv4 or IPv6 address (allowed: a.b.c.d[:port], v6addr, [v6addr]:port)");
     }
     if (!port.empty()) {
-        unsigned long v = 0;
-        std::size_t used = 0;
-        try {
-            v = std::stoul(port, &used, 10);
-        } catch (const std::exception&) {
-            used = 0;
-        }
-        if (used != port.size() || v > 65535)
-            throw UsageError(option + ": port '" + port + "' is not 0..65535");
-        ep.port = static_cast<std::uint16_t>(v);
+        ep.port = static_cast<std::uint16_t>(opt::parse_uint(option + " port", port, 0, 65535));
     }
     return ep;
 }
@@ -78,7 +69,7 @@ int body(int argc, char** argv) {
         ("src", po::value<std::string>()->value_name("IP[:PORT]")->required(), "source address, e.g. 66.9.149.187:2794 or [3ffe:2501:200:1fff::7]:2794")
         ("dst", po::value<std::string>()->value_name("IP[:PORT]")->required(), "destination address")
         ("proto", po::value<std::string>()->default_value("tcp"), "L4 protocol of the 4-tuple: tcp or udp")
-        ("reta-size", po::value<std::uint32_t>()->value_name("N"), "RETA size (power of two, 1..512): also print the slot")
+        ("reta-size", u32_value(1, 512)->value_name("N"), "RETA size (power of two, 1..512): also print the slot")
         ("queues", po::value<std::string>()->value_name("LIST"), "queues the RETA spreads over, e.g. 0-3 or 0,2,4 (with --reta-size)")
         ("json", po::bool_switch(), "print one JSON object instead of text");
     po::variables_map vm;
@@ -94,7 +85,7 @@ int body(int argc, char** argv) {
     const auto dst = parse_endpoint("--dst", vm["dst"].as<std::string>());
     if (src.v6 != dst.v6) throw UsageError("--src/--dst: one is IPv4 and the other IPv6");
     const auto proto = vm["proto"].as<std::string>();
-    if (proto != "tcp" && proto != "udp") throw UsageError("--proto: '" + proto + "' (allowed: tcp, udp)");
+    if (proto != "tcp" && proto != "udp") throw UsageError("--proto: " + opt::quote(proto) + " (allowed: tcp, udp)");
     const bool have_ports = src.port.has_value() && dst.port.has_value();
     if (src.port.has_value() != dst.port.has_value())
         throw UsageError("--src/--dst: give a port on both or on neither");
@@ -124,7 +115,7 @@ int body(int argc, char** argv) {
         const auto size = vm["reta-size"].as<std::uint32_t>();
         if (size == 0 || size > 512 || (size & (size - 1)) != 0)
             throw UsageError("--reta-size: " + std::to_string(size) + " (allowed: a power of two, 1..512)");
-        const auto qlist = parse_uint_list("--queues", vm["queues"].as<std::string>());
+        const auto qlist = parse_uint_list("--queues", vm["queues"].as<std::string>(), 65535);
         for (auto q : qlist)
             if (q > 65535) throw UsageError("--queues: queue " + std::to_string(q) + " is above 65535");
         const auto reta = teaming::build_reta(size, qlist);

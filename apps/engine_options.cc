@@ -12,9 +12,11 @@
 #include <iostream>
 
 #include "dataplane/eal.h"
+#include "common/pcap_check.h"
 #include "dataplane/signals.h"
 #include "emulation/flowsize.h"
 #include "flowlet/dynamic.h"
+#include "teaming/indirection.h"
 
 namespace flowteam::apps {
 namespace {
@@ -51,31 +53,18 @@ auto per_member(const std::string& option, const std::string& text, std::size_t 
     return out;
 }
 
-std::uint64_t parse_count(const std::string& option, const std::string& text) {
-    // 1500, 64K, 1M, 2G (powers of 1000; "KiB"/"MiB" powers of 1024)
-    std::size_t i = 0;
-    while (i < text.size() && (std::isdigit(static_cast<unsigned char>(text[i])) != 0 || text[i] == '.')) ++i;
-    if (i == 0) throw UsageError(option + ": '" + text + "' is not a number");
-    double v = 0;
-    try {
-        v = std::stod(text.substr(0, i));
-    } catch (const std::exception&) {
-        throw UsageError(option + ": '" + text + "' is not a number");
-    }
-    std::string suf = text.substr(i);
-    for (auto& c : suf) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    if (!suf.empty() && suf.back() == 'b') suf.pop_back();
-    double mult = 1;
-    if (suf.empty()) mult = 1;
-    else if (suf == "k") mult = 1e3;
-    else if (suf == "m") mult = 1e6;
-    else if (suf == "g") mult = 1e9;
-    else if (suf == "ki") mult = 1024;
-    else if (suf == "mi") mult = 1024.0 * 1024;
-    else if (suf == "gi") mult = 1024.0 * 1024 * 1024;
-    else throw UsageError(option + ": unknown unit in '" + text + "' (allowed: K, M, G, KiB, MiB, GiB)");
-    return static_cast<std::uint64_t>(v * mult);
+// Counts and byte sizes: K M G T powers of 1000, KiB MiB GiB TiB powers of 1024.
+std::uint64_t parse_count(const std::string& option, const std::string& text, std::uint64_t lo = 0,
+                          std::uint64_t hi = UINT32_MAX, bool bytes = false) {
+    return opt::parse_size(option, text, opt::SizeSpec{lo, hi, false, bytes});
 }
+
+constexpr std::uint64_t kMaxLinkDelayNs = 10'000'000'000ull;   // emulation/link.cc: delay and jitter 0..10 s
+constexpr std::uint64_t kMaxSenderGapNs = 10'000'000'000ull;   // emulation/traffic.cc: gap 0..10 s
+constexpr std::uint32_t kMaxFlows = 1u << 20;                   // emulation/traffic.cc
+constexpr std::uint32_t kLinkMaxFrame = 9216;                   // emulation/link.h max_frame_bytes
+
+bool power_of_two(std::uint64_t v) { return v != 0 && (v & (v - 1)) == 0; }
 
 std::string exe_dir() {
     char buf[PATH_MAX];
@@ -87,8 +76,14 @@ std::string exe_dir() {
 // websearch | datamining | FILE.
 emulation::FlowSizeDist load_sizes(const std::string& name) {
     if (name != "websearch" && name != "datamining") {
-        if (!fs::exists(name)) throw UsageError("--flow-sizes: '" + name + "' is not websearch, datamining or a file");
-        return emulation::FlowSizeDist::load(name);
+        if (!fs::exists(name))
+            throw UsageError("--flow-sizes: " + opt::quote(name) + " does not exist (allowed: websearch, datamining or a .cdf file)");
+        check_input_file("--flow-sizes", name, 16u << 20);
+        try {
+            return emulation::FlowSizeDist::load(name);
+        } catch (const std::exception& e) {
+            throw UsageError("--flow-sizes: " + opt::quote(name) + ": " + e.what());
+        }
     }
     std::vector<fs::path> dirs;
     if (const char* d = std::getenv("FLOWTEAM_DATA_DIR"); d != nullptr && *d != '\0') dirs.emplace_back(d);
@@ -110,10 +105,12 @@ emulation::FlowSizeDist load_sizes(const std::string& name) {
 dp::FailureEvent parse_failure(const std::string& text) {
     const auto at = text.find('@');
     if (at == std::string::npos || at == 0)
-        throw UsageError("--fail: '" + text + "' is not MEMBER@TIME[:UPTIME] (e.g. 1@1s or 1@500ms:2s)");
+        throw UsageError("--fail: " + opt::quote(text) + " is not MEMBER@TIME[:UPTIME] (allowed: e.g. 1@1s or 1@500ms:2s)");
     dp::FailureEvent f;
     const auto ids = parse_uint_list("--fail", text.substr(0, at));
-    if (ids.size() != 1 || ids[0] >= kMaxMembers) throw UsageError("--fail: bad member in '" + text + "'");
+    if (ids.size() != 1 || ids[0] >= kMaxMembers)
+        throw UsageError("--fail: " + opt::quote(text) + " names a bad member (allowed: one member 0.." +
+                         std::to_string(kMaxMembers - 1) + ")");
     f.member = static_cast<std::uint8_t>(ids[0]);
     const std::string rest = text.substr(at + 1);
     const auto colon = rest.find(':');
@@ -157,9 +154,10 @@ void add_engine_options(po::options_description& opts, EngineRole role) {
          "dynamic: member for a new flowlet: least-loaded, tokens, random")
         ("flowlet-table", po::value<std::string>()->default_value("64K"),
          "dynamic: flowlet table entries (16 bytes each; rounded up to a power of two, 16..128M): size it to the active flows")
-        ("buckets", po::value<std::uint32_t>()->default_value(kDefaultBuckets), "indirection buckets (power of two >= 256)")
+        ("buckets", u32_value(kMinBuckets, teaming::kMaxBuckets)->default_value(kDefaultBuckets),
+         "indirection buckets (power of two, 256..1048576)")
         ("flowcell-bytes", po::value<std::string>()->default_value("64K"), "flowcell: cell size")
-        ("primary", po::value<std::uint32_t>()->default_value(0), "primary member (active-backup, switch-independent receive)")
+        ("primary", u32_value(0, kMaxMembers - 1)->default_value(0), "primary member (active-backup, switch-independent receive)")
         ("rss-key", po::value<std::string>()->value_name("HEX"),
          "RSS Toeplitz key in hex, or 'symmetric' (default: the Microsoft key)");
     opts.add(team);
@@ -168,7 +166,7 @@ void add_engine_options(po::options_description& opts, EngineRole role) {
     members.add_options()
         ("rates", po::value<std::string>()->default_value("10G,10G"),
          "member rates, one per member: 10G,10G or 10G,1G or 10G,10G,10G,10G (the member count)")
-        ("rx-queues", po::value<std::uint32_t>()->default_value(2), "RX queues per member port (RSS; 1..16)");
+        ("rx-queues", u32_value(1, dp::kMaxEngineQueues)->default_value(2), "RX queues per member port (RSS; 1..16)");
     if (role == EngineRole::run) {
         members.add_options()
             ("delays", po::value<std::string>()->default_value("0"), "one-way delay per member (0,500us: 500 us skew)")
@@ -179,9 +177,9 @@ void add_engine_options(po::options_description& opts, EngineRole role) {
              "full queue: backpressure (pushes back on the sender like a NIC TX ring) or taildrop")
             ("background", po::value<std::string>()->default_value("0"),
              "share of each member's capacity taken by cross traffic, per member (0..0.95)")
-            ("overhead", po::value<std::uint32_t>()->default_value(24), "wire bytes per frame besides the frame (preamble, IFG, FCS)")
-            ("tx-ring", po::value<std::uint32_t>()->default_value(512), "sending member port TX ring (power of two)")
-            ("rx-ring", po::value<std::uint32_t>()->default_value(2048), "receiving member port RX ring (power of two)")
+            ("overhead", u32_value(0, 1024)->default_value(24), "wire bytes per frame besides the frame (preamble, IFG, FCS)")
+            ("tx-ring", u32_value(32, 32768)->default_value(512), "sending member port TX ring (power of two, 32..32768)")
+            ("rx-ring", u32_value(64, 32768)->default_value(2048), "receiving member port RX ring (power of two, 64..32768)")
             ("fail", po::value<std::vector<std::string>>()->composing(),
              "take a member down at a time and optionally back up: MEMBER@TIME[:UPTIME] (repeatable)");
     } else {
@@ -197,32 +195,32 @@ void add_engine_options(po::options_description& opts, EngineRole role) {
     if (role != EngineRole::rx) {
         po::options_description traffic("Traffic");
         traffic.add_options()
-            ("flows", po::value<std::uint32_t>()->default_value(16), "fixed arrivals: concurrent flows")
+            ("flows", u32_value(1, kMaxFlows)->default_value(16), "fixed arrivals: concurrent flows (1..1048576)")
             ("flow-bytes", po::value<std::string>()->default_value("0"), "fixed arrivals: payload per flow (0: unbounded)")
-            ("load", po::value<double>(), "poisson arrivals: offered load, fraction of the team's capacity (0..4]")
+            ("load", real_value(1e-6, 4), "poisson arrivals: offered load, fraction of the team's capacity (0..4]")
             ("flow-sizes", po::value<std::string>(), "poisson arrivals: websearch, datamining or a .cdf FILE")
             ("arrivals", po::value<std::string>(), "fixed or poisson (default: poisson when --load/--flow-sizes is given)")
-            ("max-flows", po::value<std::uint32_t>()->default_value(4096), "poisson: flows active at once")
+            ("max-flows", u32_value(1, kMaxFlows)->default_value(4096), "poisson: flows active at once (1..1048576)")
             ("pace", po::value<std::string>()->default_value("0"), "per-flow pacing rate (0: unpaced)")
             ("gap-every", po::value<std::string>()->default_value("0"), "sender-created flowlet gap every N payload bytes")
             ("sender-gap", po::value<std::string>()->default_value("0"), "... of this length (e.g. 1ms)")
-            ("vports", po::value<std::uint32_t>()->default_value(1), "VMs (vports) the flows are spread over")
+            ("vports", u32_value(1, 65535)->default_value(1), "VMs (vports) the flows are spread over")
             ("pcap", po::value<std::string>()->value_name("FILE"), "replay a pcap file (looped) instead of synthetic traffic")
-            ("seed", po::value<std::uint64_t>()->default_value(1), "random seed");
+            ("seed", u64_value()->default_value(1), "random seed (0..18446744073709551615)");
         opts.add(traffic);
     }
 
     po::options_description run("Run");
     run.add_options()
-        ("mtu", po::value<std::uint32_t>()->default_value(1500), "IP MTU: 1500 or 9000 (576..9000)")
+        ("mtu", u32_value(576, 9000)->default_value(1500), "IP MTU: 1500 or 9000 (576..9000)")
         ("duration", po::value<std::string>()->default_value(role == EngineRole::rx ? "0" : "3s"),
          role == EngineRole::rx ? "stop after this long (0: until SIGINT or --idle-timeout)" : "traffic phase")
-        ("track-flows", po::value<std::uint32_t>()->default_value(4096), "RX per-flow state slots (power of two)")
+        ("track-flows", u32_value(1, kMaxFlows)->default_value(4096), "RX per-flow state slots (power of two, 1..1048576)")
         ("restart-flows", po::bool_switch(),
          "RX: a flow's first probe (seq 0) seen again after later ones starts a new run of that flow (looped pcap "
          "replay, restarted sender); off: it counts as reordered/duplicate")
         ("no-measure", po::bool_switch(), "RX: no per-flow measurement (reordering, latency, FCT): count packets/bytes per member only")
-        ("mbufs", po::value<std::uint32_t>()->default_value(0), "mbufs in the pool (0: derived)")
+        ("mbufs", u32_value(0, 1u << 24)->default_value(0), "mbufs in the pool (0: derived; at most 16777216)")
         ("drain-timeout", po::value<std::string>()->default_value("500ms"), "wait for in-flight packets at the end")
         ("quiet", po::bool_switch(), "no progress line")
         ("json", po::value<std::string>()->value_name("FILE"), "write every parameter and counter as JSON ('-' = stdout)");
@@ -239,37 +237,36 @@ dp::EngineOptions engine_options_from(const po::variables_map& vm, EngineRole ro
     dp::EngineOptions o;
     // ---- team
     if (!teaming::parse_mode(str(vm, "mode"), o.team.mode))
-        throw UsageError("--mode: '" + str(vm, "mode") +
-                         "' (allowed: hash, vport, dynamic, roundrobin, flowcell, active-backup)");
+        throw UsageError("--mode: " + opt::quote(str(vm, "mode")) + " (allowed: hash, vport, dynamic, roundrobin, flowcell, active-backup)");
     if (!teaming::parse_teaming_mode(str(vm, "teaming"), o.team.teaming))
-        throw UsageError("--teaming: '" + str(vm, "teaming") + "' (allowed: switch-independent, static, lacp)");
+        throw UsageError("--teaming: " + opt::quote(str(vm, "teaming")) + " (allowed: switch-independent, static, lacp)");
     if (!packet::parse_hash_policy(str(vm, "hash"), o.team.hash_policy))
-        throw UsageError("--hash: '" + str(vm, "hash") + "' (allowed: l2, l23, l3, l34, toeplitz)");
+        throw UsageError("--hash: " + opt::quote(str(vm, "hash")) + " (allowed: l2, l23, l3, l34, toeplitz)");
     if (str(vm, "flowlet-gap") == "auto") {
         o.flowlet_gap_auto = true;
     } else {
-        o.flowlet_gap_ns = parse_duration_ns("--flowlet-gap", str(vm, "flowlet-gap"));
+        o.flowlet_gap_ns = parse_duration_ns("--flowlet-gap", str(vm, "flowlet-gap"), true);
         if (o.flowlet_gap_ns == UINT64_MAX) o.flowlet_gap_ns = 3'600'000'000'000ull;
     }
     if (!flowlet::parse_timing(str(vm, "flowlet-timing"), o.flowlet_timing))
-        throw UsageError("--flowlet-timing: '" + str(vm, "flowlet-timing") + "' (allowed: queue, sender)");
+        throw UsageError("--flowlet-timing: " + opt::quote(str(vm, "flowlet-timing")) + " (allowed: queue, sender)");
     if (str(vm, "member-ping") != "on" && str(vm, "member-ping") != "off")
-        throw UsageError("--member-ping: '" + str(vm, "member-ping") + "' (allowed: on, off)");
+        throw UsageError("--member-ping: " + opt::quote(str(vm, "member-ping")) + " (allowed: on, off)");
     o.member_ping = str(vm, "member-ping") == "on";
     if (o.flowlet_gap_auto && role == EngineRole::tx && (o.flowlet_timing != flowlet::Timing::queue || !o.member_ping))
         throw UsageError("--flowlet-gap: auto on a sender alone needs queue timing with --member-ping on (the pings "
                          "measure the members); give a duration, e.g. --flowlet-gap 500us");
     if (!flowlet::parse_policy(str(vm, "policy"), o.team.dynamic.policy))
-        throw UsageError("--policy: '" + str(vm, "policy") + "' (allowed: least-loaded, tokens, random)");
+        throw UsageError("--policy: " + opt::quote(str(vm, "policy")) + " (allowed: least-loaded, tokens, random)");
     {
-        const std::uint64_t n = parse_count("--flowlet-table", str(vm, "flowlet-table"));
-        if (n < 16 || n > flowlet::kMaxFlowletEntries)
-            throw UsageError("--flowlet-table: " + std::to_string(n) + " entries (allowed: 16.." +
-                             std::to_string(flowlet::kMaxFlowletEntries) + ")");
+        const std::uint64_t n = parse_count("--flowlet-table", str(vm, "flowlet-table"), 16, flowlet::kMaxFlowletEntries);
         o.team.dynamic.table_entries = static_cast<std::uint32_t>(n);
     }
     o.team.buckets = get<std::uint32_t>(vm, "buckets");
-    o.team.flowcell_bytes = static_cast<std::uint32_t>(parse_count("--flowcell-bytes", str(vm, "flowcell-bytes")));
+    if (!power_of_two(o.team.buckets))
+        throw UsageError("--buckets: " + std::to_string(o.team.buckets) + " is not a power of two (allowed: 256, 512, ... 1048576)");
+    o.team.flowcell_bytes =
+        static_cast<std::uint32_t>(parse_count("--flowcell-bytes", str(vm, "flowcell-bytes"), 1, UINT32_MAX, true));
     const auto primary = get<std::uint32_t>(vm, "primary");
     if (primary >= kMaxMembers) throw UsageError("--primary: member " + std::to_string(primary) + " does not exist");
     o.team.primary = static_cast<std::uint8_t>(primary);
@@ -281,41 +278,41 @@ dp::EngineOptions engine_options_from(const po::variables_map& vm, EngineRole ro
 
     // ---- members
     const auto rates = split(str(vm, "rates"));
-    if (rates.empty() || rates.size() > kMaxMembers)
+    if (rates.empty() || rates.size() > kMaxMembers || str(vm, "rates").empty())
         throw UsageError("--rates: give 1.." + std::to_string(kMaxMembers) + " member rates");
     const std::size_t n = rates.size();
     o.links.resize(n);
     for (std::size_t m = 0; m < n; ++m) o.links[m].rate_bps = parse_rate_bps("--rates", rates[m]);
     if (primary >= n) throw UsageError("--primary: member " + std::to_string(primary) + " does not exist");
     const auto rxq = get<std::uint32_t>(vm, "rx-queues");
-    if (rxq < 1 || rxq > dp::kMaxEngineQueues) throw UsageError("--rx-queues: must be 1..16");
     o.rx_queues = static_cast<std::uint16_t>(rxq);
     if (role == EngineRole::run) {
-        const auto dur = [](const char* opt) { return [opt](const std::string& s) { return parse_duration_ns(opt, s); }; };
+        const auto dur = [](const char* name) {
+            return [name](const std::string& s) { return parse_duration_ns(name, s, false, kMaxLinkDelayNs); };
+        };
         const auto delays = per_member("--delays", str(vm, "delays"), n, dur("--delays"));
         const auto jitter = per_member("--jitter", str(vm, "jitter"), n, dur("--jitter"));
         const auto queue = per_member("--queue", str(vm, "queue"), n,
                                       [](const std::string& s) { return parse_count("--queue", s); });
+        // A byte limit holds at least the largest frame (emulation/link.cc).
         const auto qbytes = per_member("--queue-bytes", str(vm, "queue-bytes"), n,
-                                       [](const std::string& s) { return parse_count("--queue-bytes", s); });
-        const auto bg = per_member("--background", str(vm, "background"), n, [](const std::string& s) {
-            try {
-                std::size_t used = 0;
-                const double v = std::stod(s, &used);
-                if (used != s.size() || v < 0 || v > 0.95) throw std::invalid_argument("range");
-                return v;
-            } catch (const std::exception&) {
-                throw UsageError("--background: '" + s + "' (allowed: 0..0.95)");
-            }
-        });
+                                       [](const std::string& s) {
+                                           const auto v = parse_count("--queue-bytes", s, 0, 1ull << 40, true);
+                                           if (v != 0 && v < kLinkMaxFrame)
+                                               throw UsageError("--queue-bytes: " + opt::quote(s) +
+                                                                " cannot hold a largest frame (allowed: 0 (no byte "
+                                                                "limit) or " + std::to_string(kLinkMaxFrame) + "..1TiB)");
+                                           return v;
+                                       });
+        const auto bg = per_member("--background", str(vm, "background"), n,
+                                   [](const std::string& s) { return opt::parse_real("--background", s, 0, 0.95); });
         emulation::QueueMode qm;
         if (!emulation::parse_queue_mode(str(vm, "queue-mode"), qm))
-            throw UsageError("--queue-mode: '" + str(vm, "queue-mode") + "' (allowed: backpressure, taildrop)");
+            throw UsageError("--queue-mode: " + opt::quote(str(vm, "queue-mode")) + " (allowed: backpressure, taildrop)");
         for (std::size_t m = 0; m < n; ++m) {
             auto& l = o.links[m];
             l.delay_ns = delays[m];
             l.jitter_ns = jitter[m];
-            if (queue[m] > UINT32_MAX) throw UsageError("--queue: too large");
             l.queue_packets = static_cast<std::uint32_t>(queue[m]);
             l.queue_bytes = qbytes[m];
             if (l.queue_packets == 0 && l.queue_bytes == 0)
@@ -323,19 +320,29 @@ dp::EngineOptions engine_options_from(const po::variables_map& vm, EngineRole ro
             l.mode = qm;
             l.background_load = bg[m];
             l.overhead_bytes = get<std::uint32_t>(vm, "overhead");
-            l.seed = get<std::uint64_t>(vm, "seed") * 1000 + m;
+            l.seed = get<std::uint64_t>(vm, "seed") * 1000 + m;   // wraps for huge seeds: still a seed
         }
         const auto txr = get<std::uint32_t>(vm, "tx-ring");
-        if (txr > 65536) throw UsageError("--tx-ring: at most 65536");
+        if (!power_of_two(txr)) throw UsageError("--tx-ring: " + std::to_string(txr) + " is not a power of two (allowed: 32, 64, ... 32768)");
         o.tx_ring = static_cast<std::uint16_t>(txr);
         o.rx_ring = get<std::uint32_t>(vm, "rx-ring");
+        if (!power_of_two(o.rx_ring))
+            throw UsageError("--rx-ring: " + std::to_string(o.rx_ring) + " is not a power of two (allowed: 64, 128, ... 32768)");
         if (vm.count("fail") != 0)
             for (const auto& s : vm["fail"].as<std::vector<std::string>>())
-                for (const auto& item : split(s)) o.failures.push_back(parse_failure(item));
+                for (const auto& item : split(s)) {
+                    const auto f = parse_failure(item);
+                    if (f.member >= n)
+                        throw UsageError("--fail: " + opt::quote(item) + " names member " + std::to_string(f.member) +
+                                         " (allowed: members 0.." + std::to_string(n - 1) + ")");
+                    if (f.up_ns && *f.up_ns <= f.at_ns)
+                        throw UsageError("--fail: " + opt::quote(item) + " comes back before it fails (allowed: UPTIME > TIME)");
+                    o.failures.push_back(f);
+                }
     } else {
         if (vm.count("ports") != 0) {
-            for (auto p : parse_uint_list("--ports", str(vm, "ports"))) {
-                if (p > 65535) throw UsageError("--ports: port " + std::to_string(p) + " does not exist");
+            for (auto p : parse_uint_list("--ports", str(vm, "ports"), 1023)) {
+                if (p >= 1024) throw UsageError("--ports: port " + std::to_string(p) + " does not exist (allowed: 0..1023)");
                 o.port_ids.push_back(static_cast<std::uint16_t>(p));
             }
             if (o.port_ids.size() != n)
@@ -346,7 +353,17 @@ dp::EngineOptions engine_options_from(const po::variables_map& vm, EngineRole ro
         o.memif_team = str(vm, "team");
         if (o.memif_team.empty() || o.memif_team.find('/') != std::string::npos ||
             o.memif_team.find(',') != std::string::npos)
-            throw UsageError("--team: '" + o.memif_team + "' (a plain name, no '/' or ',')");
+            throw UsageError("--team: " + opt::quote(o.memif_team) + " (allowed: a plain name, no '/' or ',')");
+        if (o.memif_team.size() > 32) throw UsageError("--team: " + opt::quote(o.memif_team) + " is too long (allowed: 1..32 characters)");
+        if (!o.memif_dir.empty()) {
+            std::error_code ec;
+            if (fs::exists(o.memif_dir, ec) && !fs::is_directory(o.memif_dir, ec))
+                throw UsageError("--socket-dir: " + opt::quote(o.memif_dir) + " is not a directory");
+            // sockaddr_un holds 107 characters: DIR/TEAM-m<k>.sock
+            if (o.memif_dir.size() + o.memif_team.size() + 12 > 107)
+                throw UsageError("--socket-dir: " + opt::quote(o.memif_dir) + " is too long for a socket path (allowed: " +
+                                 "DIR/TEAM-m15.sock within 107 characters)");
+        }
     }
 
     // ---- traffic
@@ -354,35 +371,38 @@ dp::EngineOptions engine_options_from(const po::variables_map& vm, EngineRole ro
         auto& t = o.traffic;
         t.seed = get<std::uint64_t>(vm, "seed");
         t.n_flows = get<std::uint32_t>(vm, "flows");
-        t.flow_bytes = parse_count("--flow-bytes", str(vm, "flow-bytes"));
+        t.flow_bytes = parse_count("--flow-bytes", str(vm, "flow-bytes"), 0, 1ull << 50, true);
         const bool poisson_hint = vm.count("load") != 0 || vm.count("flow-sizes") != 0;
         std::string arrivals = vm.count("arrivals") != 0 ? str(vm, "arrivals") : (poisson_hint ? "poisson" : "fixed");
         if (!emulation::parse_arrival_mode(arrivals, t.mode))
-            throw UsageError("--arrivals: '" + arrivals + "' (allowed: fixed, poisson)");
+            throw UsageError("--arrivals: " + opt::quote(arrivals) + " (allowed: fixed, poisson)");
         if (t.mode == emulation::ArrivalMode::poisson) {
             t.load = vm.count("load") != 0 ? get<double>(vm, "load") : 0.5;
             t.sizes = load_sizes(vm.count("flow-sizes") != 0 ? str(vm, "flow-sizes") : "websearch");
         }
         t.max_active_flows = get<std::uint32_t>(vm, "max-flows");
         t.pace_bps = str(vm, "pace") == "0" ? 0 : parse_rate_bps("--pace", str(vm, "pace"));
-        t.gap_every_bytes = parse_count("--gap-every", str(vm, "gap-every"));
-        t.gap_ns = parse_duration_ns("--sender-gap", str(vm, "sender-gap"));
+        t.gap_every_bytes = parse_count("--gap-every", str(vm, "gap-every"), 0, 1ull << 50, true);
+        t.gap_ns = parse_duration_ns("--sender-gap", str(vm, "sender-gap"), false, kMaxSenderGapNs);
+        if ((t.gap_every_bytes == 0) != (t.gap_ns == 0))
+            throw UsageError(std::string(t.gap_ns == 0 ? "--sender-gap" : "--gap-every") +
+                             ": --gap-every and --sender-gap go together (allowed: both 0, or both > 0)");
         const auto vp = get<std::uint32_t>(vm, "vports");
-        if (vp < 1 || vp > 65535) throw UsageError("--vports: must be 1..65535");
         t.n_vports = static_cast<std::uint16_t>(vp);
         if (vm.count("pcap") != 0) {
             o.traffic_kind = dp::TrafficKind::pcap;
             o.pcap_file = str(vm, "pcap");
-            if (!fs::exists(o.pcap_file)) throw UsageError("--pcap: '" + o.pcap_file + "' does not exist");
+            opt::check_pcap_file("--pcap", o.pcap_file);   // before EAL: net_pcap would send nothing
         }
     }
 
     // ---- run
     o.mtu = get<std::uint32_t>(vm, "mtu");
-    if (o.mtu < 576 || o.mtu > 9000) throw UsageError("--mtu: " + std::to_string(o.mtu) + " (allowed: 576..9000)");
-    o.duration_ns = parse_duration_ns("--duration", str(vm, "duration"));
+    o.duration_ns = parse_duration_ns("--duration", str(vm, "duration"), true);
     if (o.duration_ns == UINT64_MAX) o.duration_ns = 0;
     o.track_flows = get<std::uint32_t>(vm, "track-flows");
+    if (!power_of_two(o.track_flows))
+        throw UsageError("--track-flows: " + std::to_string(o.track_flows) + " is not a power of two (allowed: 1, 2, 4, ... 1048576)");
     o.measure_reorder = !get<bool>(vm, "no-measure");
     o.restart_flows = get<bool>(vm, "restart-flows");
     o.mbufs = get<std::uint32_t>(vm, "mbufs");

@@ -73,6 +73,7 @@
 
 #include "apps/cli.h"
 #include "apps/engine_options.h"
+#include "apps/migrate_options.h"
 
 namespace flowteam::apps::experiment {
 
@@ -230,8 +231,9 @@ struct IniEntry {
 // Boost.Program_options config-file syntax, kept with line numbers (Boost's
 // own parser is run afterwards too, so anything it rejects is rejected here).
 inline std::vector<IniEntry> read_ini(const std::string& path) {
+    check_input_file("scenario", path);
     std::ifstream in(path);
-    if (!in) throw UsageError(path + ": cannot open the scenario file");
+    if (!in) throw UsageError("scenario: " + opt::quote(path) + " cannot be read");
     std::vector<IniEntry> out;
     std::string line, prefix;
     int no = 0;
@@ -247,7 +249,9 @@ inline std::vector<IniEntry> read_ini(const std::string& path) {
         }
         const auto eq = line.find('=');
         if (eq == std::string::npos)
-            throw UsageError(path + ":" + std::to_string(no) + ": '" + line + "' is not `key = value` or `[section]`");
+            throw UsageError(path + ":" + std::to_string(no) + ": " + opt::quote(line) +
+                             " is not `key = value` or `[section]` (allowed: INI lines, # comments)");
+        if (!opt::is_utf8(line)) throw UsageError(path + ":" + std::to_string(no) + ": not valid UTF-8 (allowed: UTF-8 text)");
         // Boost joins the section and key with '.': "sweep.mode" at top level
         // is the same key as `mode` under [sweep]. Keys never contain '.'.
         const std::string full = (prefix.empty() ? "" : prefix + ".") + trim(line.substr(0, eq));
@@ -690,9 +694,14 @@ inline void finish_scenario(Scenario& s) {
             fail_at(s.repetitions->at, "repetitions '" + s.repetitions->text + "' (allowed: 1..1000)");
         std::uint64_t first = 1;
         if (auto it = s.base.find("seed"); it != s.base.end()) {
-            const auto f = parse_num(it->second.front().text);
-            if (!f || *f < 0) fail_at(it->second.front().at, "seed '" + it->second.front().text + "' is not a number");
-            first = static_cast<std::uint64_t>(*f);
+            try {
+                first = opt::parse_uint("seed", it->second.front().text);
+            } catch (const UsageError& e) {
+                fail_at(it->second.front().at, e.what());
+            }
+            if (first > UINT64_MAX - static_cast<std::uint64_t>(*n) + 1)
+                fail_at(it->second.front().at, "seed " + std::to_string(first) + " + repetitions " + s.repetitions->text +
+                                                   " passes 2^64 - 1 (allowed: seed + repetitions - 1 <= 18446744073709551615)");
         }
         SweepParam p{"seed", ParamKind::option, {}, s.repetitions->at};
         for (std::uint64_t i = 0; i < static_cast<std::uint64_t>(*n); ++i)
@@ -704,8 +713,11 @@ inline void finish_scenario(Scenario& s) {
         for (auto& v : split_values(*s.seeds)) {
             for (auto& w : split_on(v.text, ",")) {
                 w = trim(w);
-                const auto n = parse_num(w);
-                if (!n || *n < 0 || *n != std::floor(*n)) fail_at(v.at, "seed '" + w + "' is not a non-negative integer");
+                try {
+                    (void)opt::parse_uint("seed", w);
+                } catch (const UsageError& e) {
+                    fail_at(v.at, e.what());
+                }
                 p.values.push_back({w, v.at});
             }
         }
@@ -742,6 +754,9 @@ struct RunPlan {
     std::uint64_t duration_ns = 0, drain_ns = 0;
     std::size_t duplicates = 0;                                 // other combinations that gave the same run
 };
+
+// Combinations one scenario may hold (each is validated and listed up front).
+inline constexpr std::uint64_t kMaxCombinations = 100'000;
 
 struct Expansion {
     std::vector<RunPlan> runs;
@@ -791,6 +806,22 @@ inline Expansion expand(const Scenario& s) {
         if (p.name != "seed") order.push_back(&p);
     std::vector<std::size_t> idx(order.size(), 0);
     std::map<std::string, std::size_t> by_id;
+    // Every combination is validated and listed: refuse a grid that could only
+    // grow without limit, before any of it is built.
+    {
+        std::uint64_t combos = 1;
+        for (const auto* p : order) {
+            if (__builtin_mul_overflow(combos, static_cast<std::uint64_t>(p->values.size()), &combos) ||
+                combos > kMaxCombinations) {
+                std::string sizes;
+                for (const auto* q : order) sizes += (sizes.empty() ? "" : " x ") + std::to_string(q->values.size());
+                fail_at(order.front()->at, "the sweep has " + sizes + " combinations, more than " +
+                                               std::to_string(kMaxCombinations) +
+                                               " (allowed: at most " + std::to_string(kMaxCombinations) +
+                                               " combinations; split the scenario)");
+            }
+        }
+    }
 
     for (bool more = true; more;) {
         ++ex.combinations;
@@ -860,6 +891,9 @@ inline Expansion expand(const Scenario& s) {
                 if (rhs != "skew" || !factor || *factor < 0)
                     fail_at(o.at, "'" + val + "' (write K*skew with a number K >= 0)");
                 if (!skew) fail_at(o.at, "'" + val + "' needs 'skew' in [sweep]");
+                if (*factor * static_cast<double>(*skew) > static_cast<double>(opt::kMaxDurationNs))
+                    fail_at(o.at, opt::quote(val) + " is too long (allowed: K*skew up to " +
+                                      opt::format_duration(opt::kMaxDurationNs) + ")");
                 val = format_ns(static_cast<std::uint64_t>(std::llround(*factor * static_cast<double>(*skew))));
             }
         }
@@ -890,7 +924,7 @@ inline Expansion expand(const Scenario& s) {
             const std::string g = opts.count("flowlet-gap") ? opts["flowlet-gap"].values.front() : kFlowletGapDefault;
             try {
                 if (g != "auto") {   // measured during the run: no gap/skew ratio up front
-                    const auto ns = parse_duration_ns("--flowlet-gap", g);
+                    const auto ns = parse_duration_ns("--flowlet-gap", g, true);
                     gap_ns = ns == UINT64_MAX ? HUGE_VAL : static_cast<double>(ns);
                 }
             } catch (const UsageError& e) {
@@ -940,8 +974,7 @@ inline Expansion expand(const Scenario& s) {
                 // Validate exactly as the child will parse it.
                 po::options_description d;
                 add_engine_options(d, EngineRole::run);
-                // migrate's own options: syntax here, values when the child parses them
-                // (a bad one fails that run with migrate's one-line error).
+                // migrate's own options: syntax here, values below with migrate's definitions.
                 const CommandInfo& ci = command_info(s.command);
                 for (const auto& on : ci.options) {
                     if (ci.engine.count(on) != 0 || on == "help" || on == "config") continue;
@@ -956,9 +989,18 @@ inline Expansion expand(const Scenario& s) {
                     po::store(po::command_line_parser(full).options(d).run(), vm);
                     po::notify(vm);
                     eo = engine_options_from(vm, EngineRole::run);
+                    if (s.command == "migrate") {   // migrate's own values too, with their real definitions
+                        po::options_description md;
+                        add_engine_options(md, EngineRole::run);
+                        add_migrate_options(md);
+                        po::variables_map mvm;
+                        po::store(po::command_line_parser(full).options(md).run(), mvm);
+                        po::notify(mvm);
+                        check_migrate_options(mvm, eo.mtu);
+                    }
                 } catch (const std::exception& e) {
-                    const std::string opt = detail::option_in_message(e.what());
-                    Origin at = opt.empty() || !opts.count(opt) ? Origin{s.file, 0, "", "run"} : opts[opt].at;
+                    const std::string oname = detail::option_in_message(e.what());
+                    Origin at = oname.empty() || !opts.count(oname) ? Origin{s.file, 0, "", "run"} : opts[oname].at;
                     std::string combo;
                     for (const auto& [k, v] : swept) combo += (combo.empty() ? "" : " ") + k + "=" + v;
                     fail_at(at, std::string(e.what()) + (combo.empty() ? "" : " (in the run " + combo + ")"));

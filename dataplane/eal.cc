@@ -7,12 +7,14 @@
 #include <rte_lcore.h>
 
 #include <sched.h>
+#include <sys/mman.h>
 #include <signal.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
 #include <charconv>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -197,6 +199,154 @@ std::string hugepage_problem(const std::vector<std::string>& eal_args, const Hug
     return {};
 }
 
+namespace {
+
+// fds 1 and 2 into a memory file while alive; finish() restores them and
+// returns what was written.
+class CapturedOutput {
+public:
+    CapturedOutput() {
+        std::fflush(stdout);
+        std::fflush(stderr);
+        fd_ = ::memfd_create("flowteam-eal-init", MFD_CLOEXEC);
+        if (fd_ < 0) return;
+        out_ = ::dup(1);
+        err_ = ::dup(2);
+        if (out_ < 0 || err_ < 0 || ::dup2(fd_, 1) < 0 || ::dup2(fd_, 2) < 0) restore();
+    }
+    ~CapturedOutput() { (void)finish(); }
+    CapturedOutput(const CapturedOutput&) = delete;
+    CapturedOutput& operator=(const CapturedOutput&) = delete;
+
+    std::string finish() {
+        if (fd_ < 0) return {};
+        std::fflush(stdout);
+        std::fflush(stderr);
+        restore();
+        std::string text;
+        if (::lseek(fd_, 0, SEEK_SET) == 0) {
+            char b[4096];
+            for (ssize_t n; (n = ::read(fd_, b, sizeof b)) > 0;) text.append(b, static_cast<std::size_t>(n));
+        }
+        ::close(fd_);
+        fd_ = -1;
+        return text;
+    }
+
+private:
+    void restore() {
+        if (out_ >= 0) {
+            ::dup2(out_, 1);
+            ::close(out_);
+            out_ = -1;
+        }
+        if (err_ >= 0) {
+            ::dup2(err_, 2);
+            ::close(err_);
+            err_ = -1;
+        }
+    }
+    int fd_ = -1, out_ = -1, err_ = -1;
+};
+
+// The lines of a failed init that say what went wrong: not the start-up
+// notes ("EAL: Detected ..."), not the usage text.
+std::string summarise_eal_output(const std::string& text) {
+    std::istringstream in(text);
+    std::string out;
+    int kept = 0;
+    for (std::string line; std::getline(in, line) && kept < 2;) {
+        while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
+        if (line.empty()) continue;
+        if (line.rfind("Usage:", 0) == 0) break;
+        if (line.find("EAL: Detected") != std::string::npos || line.find("EAL: Selected IOVA") != std::string::npos ||
+            line.find("FATAL: Invalid 'command line' arguments") != std::string::npos)
+            continue;
+        std::string clean;
+        for (unsigned char c : line) clean += c >= 0x20 && c < 0x7f ? static_cast<char>(c) : '?';
+        if (clean.size() > 200) clean = clean.substr(0, 200) + "...";
+        out += (out.empty() ? "" : "; ") + clean;
+        ++kept;
+    }
+    return out;
+}
+
+struct EalOpt {
+    const char* name;
+    int arg;   // 0 none, 1 required, 2 optional (only as --name=value)
+};
+// lib/eal/common/eal_common_options.c (22.11): eal_long_options, eal_short_options.
+constexpr EalOpt kEalLong[] = {
+    {"allow", 1}, {"base-virtaddr", 1}, {"block", 1}, {"create-uio-dev", 0}, {"file-prefix", 1},
+    {"force-max-simd-bitwidth", 1}, {"help", 0}, {"huge-dir", 1}, {"huge-unlink", 2}, {"huge-worker-stack", 2},
+    {"in-memory", 0}, {"iova-mode", 1}, {"lcores", 1}, {"legacy-mem", 0}, {"log-level", 1}, {"main-lcore", 1},
+    {"match-allocations", 0}, {"mbuf-pool-ops-name", 1}, {"no-hpet", 0}, {"no-huge", 0}, {"no-pci", 0},
+    {"no-shconf", 0}, {"no-telemetry", 0}, {"proc-type", 1}, {"single-file-segments", 0}, {"socket-limit", 1},
+    {"socket-mem", 1}, {"syslog", 2}, {"telemetry", 0}, {"trace", 1}, {"trace-bufsz", 1}, {"trace-dir", 1},
+    {"trace-mode", 1}, {"vdev", 1}, {"vfio-intr", 1}, {"vfio-vf-token", 1}, {"vmware-tsc-map", 0},
+};
+constexpr std::string_view kEalShortWithArg = "abcdlSmnrs";
+constexpr std::string_view kEalShortNoArg = "hv";
+
+std::string shown(const std::string& a) {
+    std::string o;
+    for (unsigned char c : a) {
+        if (o.size() >= 48) return "'" + o + "...'";
+        o += c >= 0x20 && c < 0x7f ? static_cast<char>(c) : '?';
+    }
+    return "'" + o + "'";
+}
+
+} // namespace
+
+std::string eal_args_problem(const std::vector<std::string>& a) {
+    const std::string allowed = " (allowed: the EAL options of DPDK 22.11, e.g. -l 0-3, -a 0000:3b:00.0, --no-huge)";
+    for (std::size_t i = 0; i < a.size(); ++i) {
+        const std::string& x = a[i];
+        if (x == "--") return {};
+        if (x.size() < 2 || x[0] != '-') return "EAL argument " + shown(x) + " is not an option" + allowed;
+        if (x[1] == '-') {
+            const auto eq = x.find('=');
+            const std::string name = x.substr(2, eq == std::string::npos ? std::string::npos : eq - 2);
+            const EalOpt* hit = nullptr;
+            int prefix_hits = 0;
+            for (const auto& o : kEalLong) {
+                if (name == o.name) {
+                    hit = &o;
+                    prefix_hits = 1;
+                    break;
+                }
+                if (!name.empty() && std::string_view(o.name).substr(0, name.size()) == name) {
+                    hit = &o;
+                    ++prefix_hits;
+                }
+            }
+            if (hit == nullptr) return "unknown EAL option " + shown(x) + allowed;
+            if (prefix_hits > 1) return "ambiguous EAL option " + shown(x) + allowed;
+            if (hit->arg == 0 && eq != std::string::npos)
+                return "EAL option --" + std::string(hit->name) + " takes no value" + allowed;
+            if (hit->arg == 1 && eq == std::string::npos) {
+                if (i + 1 >= a.size()) return "EAL option --" + std::string(hit->name) + " needs a value" + allowed;
+                ++i;
+            }
+            continue;
+        }
+        for (std::size_t k = 1; k < x.size(); ++k) {   // -hv, -l0-3, -l 0-3
+            const char c = x[k];
+            if (kEalShortWithArg.find(c) != std::string_view::npos) {
+                if (k + 1 == x.size()) {
+                    if (i + 1 >= a.size()) return "EAL option -" + std::string(1, c) + " needs a value" + allowed;
+                    ++i;
+                }
+                break;
+            }
+            if (kEalShortNoArg.find(c) == std::string_view::npos)
+                return "unknown EAL option " + shown(x) + allowed;
+        }
+    }
+    return {};
+}
+
 bool Eal::initialised() { return g_eal_alive.load(std::memory_order_acquire); }
 
 Eal::Eal(const EalOptions& opts) {
@@ -227,15 +377,25 @@ Eal::Eal(const EalOptions& opts) {
     }
     argv.push_back(nullptr);
 
+    // EAL answers a bad argument with its whole usage (~100 lines on stdout):
+    // keep what it prints during init, pass it on when init succeeds, and
+    // summarise it in one line when it fails.
+    CapturedOutput captured;
     const int rc = rte_eal_init(static_cast<int>(info_.argv.size()), argv.data());
-    if (rc < 0) {
-        const int err = rte_errno;
+    const int init_errno = rte_errno;
+    const std::string eal_said = captured.finish();
+    if (rc >= 0) {
+        if (!eal_said.empty()) (void)!::write(2, eal_said.data(), eal_said.size());
+    } else {
+        const int err = init_errno;
+        const std::string why = summarise_eal_output(eal_said);
         if (remove_runtime_dir_ && !info_.file_prefix.empty())
             remove_runtime_dir(runtime_base() / info_.file_prefix);
         g_eal_alive.store(false, std::memory_order_release);
         if (!hp_problem.empty() && err != EALREADY)
             throw EalError("EAL initialisation failed: " + hp_problem);
-        throw EalError("EAL initialisation failed: " + std::string(rte_strerror(err)) + " (EAL arguments: " +
+        throw EalError("EAL initialisation failed: " + (why.empty() ? std::string() : why + ": ") +
+                       std::string(rte_strerror(err)) + " (EAL arguments: " +
                        join(args) + "); check the EAL arguments after `--` (add --log-level=debug for details)" +
                        (err == EALREADY ? "; EAL was already initialised in this process" : ""));
     }

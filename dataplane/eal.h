@@ -90,6 +90,14 @@ HugepageStatus probe_hugepages(const std::string& sysfs_dir = "/sys/kernel/mm/hu
 // otherwise the one-line explanation with the fix. Pure.
 std::string hugepage_problem(const std::vector<std::string>& eal_args, const HugepageStatus& hp);
 
+// Empty when every argument is an EAL option of DPDK 22.11 with its value
+// where one is needed (getopt_long rules: "-l 0-3", "-l0-3", "--lcores=..",
+// "--lcores ..", unique abbreviations of long options, "--" ends them);
+// otherwise one line naming the first bad argument. Checked before
+// rte_eal_init, which answers an unknown option with ~100 lines of usage.
+// Pure.
+std::string eal_args_problem(const std::vector<std::string>& eal_args);
+
 // RAII guard: rte_eal_init in the constructor, rte_eal_cleanup in the
 // destructor. One per process (EAL cannot be re-initialised); a second
 // instance throws std::logic_error. Construct it before any port, pool or

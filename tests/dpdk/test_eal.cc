@@ -83,6 +83,30 @@ TEST(EalArgs, DefaultLcoresFitThisMachine) {
     EXPECT_EQ(*(it + 1), want);
 }
 
+// EAL arguments are checked before rte_eal_init (which answers a bad one with
+// ~100 lines of usage): one line naming the argument.
+TEST(EalArgs, CheckedBeforeInit) {
+    for (const std::vector<std::string>& ok :
+         {std::vector<std::string>{}, {"-l", "2-6", "-a", "0000:3b:00.0", "-a", "0000:3b:00.1"}, {"-l2-3", "-n4"},
+          {"--no-huge", "--no-pci", "-m", "1024", "--file-prefix=ftt1"}, {"--lcores", "0@0,1@1"},
+          {"--log-level=lib.telemetry:error", "--vdev=net_ring0", "--in-memory"}, {"--huge-unlink"},
+          {"--huge-unlink=never"}, {"--no-hug"}, {"-hv"}, {"--no-huge", "--", "app-arg"}})
+        EXPECT_EQ(dp::eal_args_problem(ok), "") << ok.size();
+    for (const auto& [bad, needle] : std::vector<std::pair<std::vector<std::string>, std::string>>{
+             {{"--bogus-eal-flag"}, "--bogus-eal-flag"},
+             {{"-l"}, "-l"},
+             {{"--file-prefix"}, "--file-prefix"},
+             {{"--no-huge=1"}, "--no-huge"},
+             {{"--no"}, "ambiguous"},
+             {{"stray"}, "stray"},
+             {{"-x"}, "-x"},
+             {{"-hx"}, "-hx"}}) {
+        const std::string msg = dp::eal_args_problem(bad);
+        EXPECT_NE(msg.find(needle), std::string::npos) << msg;
+        EXPECT_EQ(msg.find('\n'), std::string::npos) << msg;
+    }
+}
+
 TEST(EalArgs, UserArgumentsPassThroughUntouched) {
     dp::EalOptions o;
     o.user_args = {"-l", "2-9", "-a", "0000:3b:00.0", "-a", "0000:3b:00.1"};
