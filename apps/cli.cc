@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cctype>
+#include <climits>
 #include <charconv>
 #include <cmath>
 #include <filesystem>
@@ -255,6 +256,13 @@ std::uint64_t parse_rate_bps(const std::string& option, const std::string& text)
 std::uint64_t parse_duration_ns(const std::string& option, const std::string& text, bool allow_inf,
                                 std::uint64_t max_ns) {
     return opt::parse_duration_ns(option, text, opt::DurationSpec{0, max_ns, allow_inf});
+}
+
+std::string self_executable() {
+    char buf[PATH_MAX];
+    const ssize_t n = ::readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+    if (n <= 0) throw std::runtime_error("cannot find my own executable (/proc/self/exe)");
+    return std::string(buf, static_cast<std::size_t>(n));
 }
 
 } // namespace flowteam::apps

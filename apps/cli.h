@@ -20,6 +20,10 @@ namespace po = boost::program_options;
 inline constexpr int kExitUsage = 2;   // bad option or value
 inline constexpr int kExitFailure = 1; // run-time failure
 
+// The running flowteam binary (/proc/self/exe), to start child processes or
+// find data next to it. Throws std::runtime_error (one line) when unreadable.
+std::string self_executable();
+
 // A bad value: what() is the one line printed after "flowteam <cmd>: ".
 // The same type as the value parser's error (common/option_value.h).
 using UsageError = flowteam::opt::OptionError;

@@ -42,13 +42,6 @@ using Clock = std::chrono::steady_clock;
 volatile std::sig_atomic_t g_signal = 0;
 extern "C" void on_stop_signal(int s) { g_signal = s; }
 
-std::string self_exe() {
-    char buf[PATH_MAX];
-    const ssize_t n = ::readlink("/proc/self/exe", buf, sizeof(buf) - 1);
-    if (n <= 0) throw std::runtime_error("cannot find my own executable (/proc/self/exe)");
-    return std::string(buf, static_cast<std::size_t>(n));
-}
-
 std::string shell_quote(const std::string& s) {
     if (!s.empty() && s.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.,:/=@+%") ==
                           std::string::npos)
@@ -162,7 +155,7 @@ Spawned wait_child(pid_t pid, double timeout_s) {
 std::string find_script(const char* name) {
     std::vector<fs::path> dirs;
     if (const char* d = std::getenv("FLOWTEAM_SCRIPTS_DIR"); d != nullptr && *d != '\0') dirs.emplace_back(d);
-    const fs::path ed = fs::path(self_exe()).parent_path();
+    const fs::path ed = fs::path(self_executable()).parent_path();
     dirs.push_back(ed / "../../scripts");
     dirs.push_back(ed / "../scripts");
     dirs.emplace_back("scripts");
@@ -196,7 +189,7 @@ bool is_tcp_scenario(const std::string& file) {
     for (const char* o : {"sweep", "repetitions", "seeds", "duration", "run-timeout", "dry-run", "report-only", "no-plots"})
         if (vm.count(o) && !vm[o].defaulted())
             throw UsageError("--" + std::string(o) + ": not available for a tcp scenario (allowed: --out, --set KEY=VALUE)");
-    std::vector<std::string> args{"python3", script, file, "--flowteam", self_exe()};
+    std::vector<std::string> args{"python3", script, file, "--flowteam", self_executable()};
     if (vm.count("out")) { args.push_back("--out"); args.push_back(vm["out"].as<std::string>()); }
     if (vm.count("set"))
         for (const auto& kv : vm["set"].as<std::vector<std::string>>()) { args.push_back("--set"); args.push_back(kv); }
@@ -360,7 +353,7 @@ int cmd_experiment(int argc, char** argv) {
         struct sigaction old_int {}, old_term {};
         sigaction(SIGINT, &sa, &old_int);
         sigaction(SIGTERM, &sa, &old_term);
-        const std::string exe = self_exe();
+        const std::string exe = self_executable();
         const auto t0 = Clock::now();
         double spent = 0;
         const std::size_t todo = plan.runs.size() - already;

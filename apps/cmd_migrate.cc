@@ -497,13 +497,6 @@ int run_one(const po::variables_map& vm, const std::vector<std::string>& eal_arg
 
 // ------------------------------------------------------------------ main job
 
-std::string self_exe() {
-    char buf[PATH_MAX];
-    const ssize_t n = ::readlink("/proc/self/exe", buf, sizeof(buf) - 1);
-    if (n <= 0) throw std::runtime_error("cannot find the flowteam binary (/proc/self/exe)");
-    return std::string(buf, static_cast<std::size_t>(n));
-}
-
 int run_child(const std::vector<std::string>& args) {
     std::fflush(stdout);
     const pid_t pid = ::fork();
@@ -595,7 +588,7 @@ std::string make_tmpdir() {
 }
 
 int run_job(int argc, char** argv, const po::variables_map& vm) {
-    const std::string exe = self_exe();
+    const std::string exe = self_executable();
     const std::string dir = make_tmpdir();
     const std::vector<std::string> fwd = forwarded_args(argc, argv, {"--json"});
     const bool add_delays = vm["delays"].defaulted();
@@ -651,7 +644,7 @@ int run_job(int argc, char** argv, const po::variables_map& vm) {
 // --compare-compression: the same migration without and with deflate (isal),
 // one process each, on the user's members and mode.
 int run_compare(int argc, char** argv, const po::variables_map& vm) {
-    const std::string exe = self_exe();
+    const std::string exe = self_executable();
     const std::string dir = make_tmpdir();
     const std::vector<std::string> fwd = forwarded_args(argc, argv, {"--json", "--compare-compression", "--compress"});
     std::vector<std::string> base;

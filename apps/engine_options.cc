@@ -67,10 +67,11 @@ constexpr std::uint32_t kLinkMaxFrame = 9216;                   // emulation/lin
 bool power_of_two(std::uint64_t v) { return v != 0 && (v & (v - 1)) == 0; }
 
 std::string exe_dir() {
-    char buf[PATH_MAX];
-    const ssize_t n = ::readlink("/proc/self/exe", buf, sizeof(buf) - 1);
-    if (n <= 0) return ".";
-    return fs::path(std::string(buf, static_cast<std::size_t>(n))).parent_path().string();
+    try {
+        return fs::path(self_executable()).parent_path().string();
+    } catch (const std::runtime_error&) {
+        return ".";
+    }
 }
 
 // websearch | datamining | FILE.

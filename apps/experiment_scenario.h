@@ -414,13 +414,6 @@ inline void parse_help_options(const std::string& help, CommandInfo& ci) {
     }
 }
 
-inline std::string self_executable() {
-    char buf[4096];
-    const ssize_t n = ::readlink("/proc/self/exe", buf, sizeof(buf) - 1);
-    if (n <= 0) throw std::runtime_error("cannot find my own executable (/proc/self/exe)");
-    return std::string(buf, static_cast<std::size_t>(n));
-}
-
 inline const CommandInfo& command_info(const std::string& cmd) {
     static std::map<std::string, CommandInfo> cache;
     if (auto it = cache.find(cmd); it != cache.end()) return it->second;
