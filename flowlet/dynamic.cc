@@ -339,6 +339,7 @@ struct Dynamic::Impl {
     Snapshot snap{};
     MemberView snap_view{};
     bool snap_valid = false;
+    std::uint8_t n_configured = 0;   // members ever configured in a view (queue timing's chunk logs)
     const Snapshot& snapshot_of(const MemberView& v);
 
     void advance(Tick now, const Snapshot& sn);
@@ -434,6 +435,8 @@ const Snapshot& Dynamic::Impl::snapshot_of(const MemberView& v) {
     if (!same) {
         snapshot(v, snap);
         snap_view = v;
+        for (unsigned k = 0; k < snap.n; ++k)
+            n_configured = std::max<std::uint8_t>(n_configured, static_cast<std::uint8_t>(snap.act[k] + 1));
         snap_valid = true;
     }
     return snap;
@@ -609,10 +612,16 @@ void Dynamic::Impl::run(const std::uint32_t* hash, const std::uint32_t* bytes, s
     // they would herd to the member whose fast estimator is lowest (or, with
     // an estimator decayed to zero, to whichever wins the tie), and queue
     // timing cannot move a flow back off a member whose queue stays full.
-    std::uint32_t gate = ~0u;   // 0 once a known flow changed member in this chunk
-    std::array<std::uint32_t, kMaxMembers> may_move_to{};   // bit m itself set: staying is always allowed
-    std::array<std::int64_t, kN> token_fix{};   // tokens: payments moved off vetoed picks
+    // The move is decided here, once per chunk: tgt[m] is where a known flow
+    // on m goes when it starts a flowlet (m itself when no move is allowed
+    // or none is better), and only the first such move of the chunk is made
+    // (`gate`). New flows and flows off a member that went down take the
+    // policy's pick, per packet.
+    std::uint32_t gate = 1;   // 0 once a known flow changed member in this chunk
+    std::array<std::uint8_t, kMaxMembers> lane_of{};   // queue: lane of each active member
+    std::array<std::uint8_t, kMaxMembers> tgt{};       // queue: lane a known flow on member m starts on
     if constexpr (kQueue) {
+        std::array<std::uint32_t, kMaxMembers> may_move_to;   // written for every active member below
         std::uint32_t b_max = 0;
         for (std::uint16_t i = 0; i < n; ++i) b_max = std::max(b_max, bytes[i]);
         const double b = b_max;
@@ -624,7 +633,31 @@ void Dynamic::Impl::run(const std::uint32_t* hash, const std::uint32_t* bytes, s
                 const bool lighter = P == Policy::random || slow_norm[mx] - slow_norm[my] > b * (sn.inv[x] + sn.inv[y]);
                 if (y != x && lighter && dv.backlog[my] <= dv.backlog[mx]) bits |= 1u << my;
             }
-            may_move_to[mx] = bits | (1u << mx);
+            may_move_to[mx] = bits;
+        }
+        for (unsigned x = 0; x < sn.n; ++x) {
+            lane_of[sn.act[x]] = static_cast<std::uint8_t>(x);
+            tgt[sn.act[x]] = static_cast<std::uint8_t>(x);
+        }
+        if constexpr (P == Policy::random) {
+            // LetFlow: one random member (by share) for the chunk's known flows.
+            const unsigned r = pick<P, kN>(sn, ln);
+            for (unsigned x = 0; x < sn.n; ++x)
+                if ((may_move_to[sn.act[x]] >> sn.act[r]) & 1u) tgt[sn.act[x]] = static_cast<std::uint8_t>(r);
+        } else {
+            // The member the fast estimator ranks best at the chunk's start
+            // among those the slow one allows, if better than staying.
+            for (unsigned x = 0; x < sn.n; ++x) {
+                const std::uint8_t mx = sn.act[x];
+                std::int64_t best = ln.score[x];
+                for (unsigned y = 0; y < sn.n; ++y) {
+                    const bool better = P == Policy::least_loaded ? ln.score[y] < best : ln.score[y] > best;
+                    if (((may_move_to[mx] >> sn.act[y]) & 1u) != 0 && better) {
+                        best = ln.score[y];
+                        tgt[mx] = static_cast<std::uint8_t>(y);
+                    }
+                }
+            }
         }
     }
     // Queue timing: per member, the newest chunk whose packets on it have all
@@ -634,8 +667,18 @@ void Dynamic::Impl::run(const std::uint32_t* hash, const std::uint32_t* bytes, s
     // have started a flowlet under the classic rule (moves_held).
     const bool live = kQueue && &dv != &kNothingDrained;
     const std::uint64_t cur = kQueue ? qs->chunk_no : 0;
-    std::array<std::uint64_t, kMaxMembers> dchunk{};
+    // Only the slots of configured members and slot 15 (where an empty
+    // entry's kNoMember lands) are ever read: no 128-byte clear per chunk.
+    std::array<std::uint64_t, kMaxMembers> dchunk;
+    // moves_held: chunks after dchunk[m] up to the held chunk (0 for members
+    // that are down): a flow on m whose stamp lies in (dchunk[m], held_chunk]
+    // had not drained but was idle at the sender for the smallest gap.
+    std::array<std::uint64_t, kMaxMembers> hspan;
     std::uint64_t held_chunk = 0;
+    if constexpr (kQueue) {
+        for (unsigned mm = 0; mm < n_configured; ++mm) dchunk[mm] = hspan[mm] = 0;
+        dchunk[kMaxMembers - 1] = hspan[kMaxMembers - 1] = 0;
+    }
     if constexpr (kQueue) {
         if (live) {
             Tick gap_min = ~Tick{0};   // unknown gaps are ~0 (flowlet/drain.h)
@@ -652,6 +695,10 @@ void Dynamic::Impl::run(const std::uint32_t* hash, const std::uint32_t* bytes, s
                 while (c > first && qs->chunk_time[(c - 1) % kChunkLog] > t_held) --c;
                 qs->held_cursor = c;
                 held_chunk = c - 1;   // chunks older than the log count as decided long enough ago
+                for (unsigned k = 0; k < sn.n; ++k) {
+                    const std::uint8_t m = sn.act[k];
+                    hspan[m] = held_chunk > dchunk[m] ? held_chunk - dchunk[m] : 0;
+                }
             }
         }
     }
@@ -687,23 +734,41 @@ void Dynamic::Impl::run(const std::uint32_t* hash, const std::uint32_t* bytes, s
             // Held: idle at the sender for the smallest member gap (the
             // classic rule would move it), but its packets had not left
             // early enough.
-            // Sign bits: age < 0 (not drained; with up_m, not empty either)
-            // and held_chunk - st >= 0 (last seen long enough ago).
-            const std::uint64_t not_drained = static_cast<std::uint64_t>(age) >> 63;
-            const std::uint64_t seen_long_ago = (~((held_chunk - st) << (64 - kStampBits))) >> 63;
-            n_held += static_cast<std::uint32_t>(not_drained & seen_long_ago) & up_m & static_cast<std::uint32_t>(same);
+            // 1 <= -age <= hspan[m], i.e. ~age < hspan[m] unsigned (age >= 0
+            // — drained, or an empty entry — makes ~age huge).
+            n_held += static_cast<std::uint32_t>(~static_cast<std::uint64_t>(age) < hspan[m & (kMaxMembers - 1)]) &
+                      static_cast<std::uint32_t>(same);
         }
         std::uint32_t chosen = m;
         std::array<std::int64_t, kN> mask;   // all ones on the chosen member's lane
-        // Queue timing: the member the packet really takes. The lane scores
-        // follow the policy's pick (`chosen`, the decision chain); a pick the
-        // move rules veto keeps the flow on m, and only the positions, the
-        // entry, the output and (tokens) a correction at the commit see that.
-        std::uint32_t actual = m;
-        bool veto = false;
-        if (start | lost) {
+        if constexpr (kQueue) {
+            // In lanes: the mask then compares with constants.
+            // Known flow: at a flowlet start, the chunk's target for its
+            // member while the gate is open; otherwise it stays. New flows
+            // (about half the packets with many flows: a table slot changes
+            // owner) and flows off a lost member take the policy's pick —
+            // computed for every packet and selected without a branch, which
+            // would be as good as random (random: drawn only when needed).
+            const unsigned own = lane_of[m & (kMaxMembers - 1)];
+            const unsigned go = static_cast<unsigned>(start) & gate;
+            const unsigned known = own ^ ((own ^ tgt[m & (kMaxMembers - 1)]) & (0u - go));
+            const unsigned any = static_cast<unsigned>(fresh | lost);
+            unsigned lane;
+            if constexpr (P == Policy::random) {
+                lane = any != 0 ? pick<P, kN>(sn, ln) : known;
+            } else {
+                const unsigned best = pick<P, kN>(sn, ln);
+                lane = known ^ ((known ^ best) & (0u - any));
+            }
+            gate &= static_cast<std::uint32_t>(any | static_cast<unsigned>(lane == own));
+            chosen = sn.act[lane];
+            if constexpr (P != Policy::random) {
+#pragma GCC unroll 16
+                for (unsigned k = 0; k < kN; ++k) mask[k] = -static_cast<std::int64_t>(k == lane);
+            }
+        } else if (start | lost) {
             const unsigned best = pick<P, kN>(sn, ln);
-            if constexpr (P == Policy::random && !kQueue) {
+            if constexpr (P == Policy::random) {
                 chosen = sn.act[best];
             } else {
                 chosen = 0;
@@ -713,20 +778,7 @@ void Dynamic::Impl::run(const std::uint32_t* hash, const std::uint32_t* bytes, s
                     chosen |= ln.member[k] & static_cast<std::uint32_t>(mask[k]);
                 }
             }
-            if constexpr (kQueue) {
-                // A known flow changes member only where may_move_to allows
-                // it (worth it on the slow estimator, not into a fuller
-                // member) and at most once per chunk (see above the loop);
-                // a new flow, or one leaving a member that is down, goes
-                // anywhere. Branch-free: a veto is as good as random.
-                const std::uint32_t anywhere = 0u - static_cast<std::uint32_t>(fresh | !start);
-                const std::uint32_t allowed = anywhere | (may_move_to[m & (kMaxMembers - 1)] & gate) | (1u << (m & 31u));
-                const std::uint32_t ok = (allowed >> (chosen & 31u)) & 1u;
-                veto = ok == 0;
-                actual = chosen ^ ((chosen ^ m) & (ok - 1u));
-                gate &= static_cast<std::uint32_t>((~anywhere & 1u) & static_cast<std::uint32_t>(actual != m)) - 1u;
-            }
-        } else if constexpr (P != Policy::random || kQueue) {
+        } else if constexpr (P != Policy::random) {
 #pragma GCC unroll 16
             for (unsigned k = 0; k < kN; ++k) mask[k] = -static_cast<std::int64_t>(ln.member[k] == chosen);
         }
@@ -752,7 +804,7 @@ void Dynamic::Impl::run(const std::uint32_t* hash, const std::uint32_t* bytes, s
             pb = sum < pb ? ~std::uint32_t{0} : sum;
             e.period_bytes = pb;
         }
-        if constexpr (!kQueue) actual = chosen;
+        const std::uint32_t actual = chosen;
         const bool moved = start & !fresh & (actual != m);
         const bool coll = !start & !same;
         packed += std::uint64_t{start} | (std::uint64_t{fresh} << 16) | (std::uint64_t{moved} << 32) |
@@ -761,14 +813,6 @@ void Dynamic::Impl::run(const std::uint32_t* hash, const std::uint32_t* bytes, s
         e.sig = fresh ? h : sig;
         if constexpr (kQueue) {
             e.stamp = cur | (std::uint64_t{actual} << kStampBits);
-            if constexpr (P == Policy::tokens) {
-                // A vetoed pick paid on the picked lane: move the payment to m's (committed below).
-                const std::int64_t paid = static_cast<std::int64_t>(bytes[i]) << kFixedShift;
-                const std::int64_t v = -static_cast<std::int64_t>(veto);
-#pragma GCC unroll 16
-                for (unsigned k = 0; k < kN; ++k)
-                    token_fix[k] += (paid & mask[k] & v) - (paid & v & -static_cast<std::int64_t>(ln.member[k] == m));
-            }
         } else {
             e.stamp = now56 | (std::uint64_t{chosen} << kStampBits);
         }
@@ -809,7 +853,7 @@ void Dynamic::Impl::run(const std::uint32_t* hash, const std::uint32_t* bytes, s
         if constexpr (P == Policy::tokens) {
             // Bounded so that no member drifts forever (e.g. while an elephant pins another one).
             const auto bound = static_cast<double>(cfg.token_bound_bytes);
-            tokens[m] = std::clamp(static_cast<double>(ln.score[k] + token_fix[k]) / kFixedOne, -bound, bound);
+            tokens[m] = std::clamp(static_cast<double>(ln.score[k]) / kFixedOne, -bound, bound);
         }
     }
     if constexpr (kQueue) {
@@ -834,7 +878,7 @@ void Dynamic::Impl::run_all(const BurstView& burst, const Snapshot& sn, std::uin
     std::array<std::uint64_t, kMaxMembers> handed = dv.handed;
     if (qs && burst.drain != nullptr) {
         // Positions the caller took back (a member went down) are reused: no chunk ends above them.
-        for (std::uint8_t m = 0; m < kMaxMembers; ++m)
+        for (std::uint8_t m = 0; m < n_configured; ++m)
             if (handed[m] < qs->chunks[m].last_end()) qs->chunks[m].clamp(handed[m]);
     }
     for (std::uint16_t base = 0; base < burst.n; base += kBurstSize) {

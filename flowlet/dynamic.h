@@ -37,6 +37,13 @@
 //     the flow had been idle at the sender for the smallest member gap
 //     (skew + delta), is counted in `moves_held`. Flows on a member that is
 //     down leave it at once (member_lost_moves), drained or not.
+//     Which member a flowlet start takes: a new flow, the policy's pick; a
+//     known flow moves at most once per chunk (so drained flows do not herd
+//     after a stall), decided once per chunk: to the member the policy ranks
+//     best at the chunk's start among those a slow (64 x T_dre) estimator
+//     finds lighter by more than a packet and whose queue holds no more —
+//     else it stays (the per-packet loop then costs about what sender
+//     timing's does).
 //
 // Key property: a flow's member changes only at a flowlet start, except for
 // forced moves (rebalance_moves) and moves off a member that went down
