@@ -28,6 +28,7 @@
 #endif
 
 #include "common/types.h"
+#include "flowlet/drain.h"
 #include "flowlet/dynamic.h"
 
 namespace {
@@ -55,15 +56,31 @@ void BM_FlowletAssign(benchmark::State& state) {
     cfg.policy = policy;
     cfg.timing = queue ? fl::Timing::queue : fl::Timing::sender;
     fl::Dynamic dyn(cfg);
-    flowteam::DrainView drain;
-    drain.gap.fill(50'000);
-    // What the caller's DrainClock does per burst (queue timing): count the
-    // packets handed to each member, mark all but the newest 64 drained.
-    auto hand = [&](const std::uint8_t* o) {
-        for (std::uint16_t i = 0; i < kBurstSize; ++i) ++drain.handed[o[i] & 15];
+    // Queue timing: what the TX stage does per burst — a DrainClock with the
+    // line-rate model (100 Gb/s per member: the stream offers ~62 Gb/s, so
+    // queues drain; equal path delays, delta 50 us):
+    // view() before the decision, then on_handed / on_sent per member. Its
+    // cost is part of the figure.
+    fl::DrainConfig dc;
+    dc.members = members;
+    dc.delta = 50'000;
+    fl::DrainClock clock(dc);
+    for (std::uint8_t m = 0; m < members; ++m) {
+        clock.set_rate(m, 100'000'000'000ull);
+        clock.use_evidence(m, false, true);
+    }
+    clock.assume_zero_path_delay();
+    auto hand = [&](const std::uint8_t* o, const std::uint32_t* b, Tick now) {
+        std::uint32_t k[flowteam::kMaxMembers] = {};
+        std::uint64_t bytes[flowteam::kMaxMembers] = {};
+        for (std::uint16_t i = 0; i < kBurstSize; ++i) {
+            ++k[o[i] & 15];
+            bytes[o[i] & 15] += b[i];
+        }
         for (std::uint8_t m = 0; m < members; ++m) {
-            drain.drained[m] = drain.handed[m] > 64 ? drain.handed[m] - 64 : 0;
-            drain.backlog[m] = drain.handed[m] - drain.drained[m];
+            if (k[m] == 0) continue;
+            clock.on_handed(m, k[m]);
+            clock.on_sent(m, k[m], bytes[m], now);
         }
     };
 
@@ -89,14 +106,14 @@ void BM_FlowletAssign(benchmark::State& state) {
     BurstView burst;
     burst.bytes = bytes.data();
     burst.n = kBurstSize;
-    if (queue) burst.drain = &drain;
     Tick now = 1'000'000;
     // Warm-up: every flow seen once (table populated, pages touched).
     for (std::size_t pos = 0; pos + kBurstSize <= stream_len; pos += kBurstSize) {
         burst.hash = stream.data() + pos;
         burst.now = now += kTicksPerBurst;
+        if (queue) burst.drain = &clock.view(now);
         dyn.assign(burst, view, out);
-        if (queue) hand(out);
+        if (queue) hand(out, bytes.data(), now);
     }
     const fl::DynamicCounters before = dyn.counters();
 
@@ -104,13 +121,14 @@ void BM_FlowletAssign(benchmark::State& state) {
     for (auto _ : state) {
         burst.hash = stream.data() + pos;
         burst.now = now += kTicksPerBurst;
+        if (queue) burst.drain = &clock.view(now);
         if (lookahead)
             dyn.assign(burst, view, out, burst.hash + kBurstSize, kBurstSize);
         else
             dyn.assign(burst, view, out);
         benchmark::DoNotOptimize(out);
         benchmark::ClobberMemory();
-        if (queue) hand(out);
+        if (queue) hand(out, bytes.data(), now);
         pos += kBurstSize;
         if (pos + kBurstSize > stream_len) pos = 0;
     }
